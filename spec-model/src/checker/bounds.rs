@@ -1,0 +1,197 @@
+//! The bounded configurations the model checker explores: how many users, rooms and slots, which
+//! delays, how far time runs, how many delayed events at most, and the semantic `Config` (limits
+//! small enough to be reached within those bounds).
+
+use crate::config::{Config, Decisions, RateLimits, Retention, Window};
+use crate::types::{Action, Prefix};
+use serde::{Deserialize, Serialize};
+
+/// Which families of client operations a configuration offers. Splitting them over several
+/// configurations keeps each state space exhaustively checkable; `always` properties must hold in
+/// every configuration, `sometimes` properties need a witness in one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Families {
+    /// Scheduled and finalised lookups with pagination, the bare unstable list.
+    pub lookups: bool,
+    /// `/sync` with and without the filter.
+    pub sync: bool,
+    /// Power-level changes, leaving and rejoining.
+    pub room_changes: bool,
+    /// Ordinary state and message sends.
+    pub ordinary_sends: bool,
+    /// Requests that are refused (bad delay, unknown id, unknown action, others' ids).
+    pub refusals: bool,
+    /// Delayed message events besides delayed state events.
+    pub messages: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Bounds {
+    pub name: &'static str,
+    pub users: u8,
+    pub rooms: u8,
+    /// State keys `k0..` of `m.rtc.member` that delayed and ordinary state events target.
+    pub slots: u8,
+    /// Delays (ms) clients schedule with.
+    pub delays: Vec<u64>,
+    /// The clock stops here in the active phase (the drain phase may go further).
+    pub horizon: u64,
+    /// At most this many delayed events are ever scheduled (ids `d0..`).
+    pub max_ids: u16,
+    pub families: Families,
+    /// The management actions owners take (the invalid one is a refusal).
+    pub actions: Vec<Action>,
+    /// Whether users other than the admin manage their delayed events.
+    pub others_manage: bool,
+    /// The semantics under check.
+    pub config: Config,
+}
+
+impl Bounds {
+    fn base(name: &'static str, families: Families) -> Self {
+        Bounds {
+            name,
+            users: 2,
+            rooms: 1,
+            slots: 1,
+            delays: vec![1, 2],
+            horizon: 2,
+            max_ids: 3,
+            families,
+            actions: vec![Action::Send, Action::Cancel, Action::Restart],
+            others_manage: true,
+            config: Config {
+                prefix: Prefix::Stable,
+                max_delay_ms: Some(2),
+                max_outstanding_per_user: Some(2),
+                retention: Retention { max_age_ms: 2, max_per_user: 2 },
+                discard_returned: true,
+                page_size: 1,
+                rate_limits: RateLimits::default(),
+                lateness_ms: 0,
+                decisions: Decisions::default(),
+                mutant: None,
+            },
+        }
+    }
+
+    /// Timers, actions, state-update cancellation, power levels and membership at send time:
+    /// 2 users, 1 room, 1 shared state slot, delays of 1-2 ms.
+    pub fn lifecycle() -> Self {
+        let mut b = Self::base(
+            "lifecycle",
+            Families {
+                lookups: false,
+                sync: false,
+                room_changes: true,
+                ordinary_sends: true,
+                refusals: true,
+                messages: true,
+            },
+        );
+        b.max_ids = 2;
+        b.config.max_outstanding_per_user = Some(1);
+        // Retention is the `lookups` configuration's concern; here nothing observes history.
+        b.config.retention = Retention { max_age_ms: u64::MAX, max_per_user: u16::MAX };
+        b.config.discard_returned = false;
+        b
+    }
+
+    /// Both lookups with pagination, walks across changes, isolation, the bare unstable list.
+    pub fn pagination() -> Self {
+        let mut b = Self::base(
+            "pagination",
+            Families {
+                lookups: true,
+                sync: false,
+                room_changes: false,
+                ordinary_sends: false,
+                refusals: false,
+                messages: false,
+            },
+        );
+        b.horizon = 1;
+        b.actions = vec![Action::Cancel, Action::Restart];
+        b.others_manage = false;
+        b.config.retention = Retention { max_age_ms: u64::MAX, max_per_user: u16::MAX };
+        b.config.discard_returned = false;
+        b
+    }
+
+    /// `/sync` and its filter, retention by age and count, discarding returned records.
+    pub fn sync() -> Self {
+        let mut b = Self::base(
+            "sync",
+            Families {
+                lookups: false,
+                sync: true,
+                room_changes: false,
+                ordinary_sends: false,
+                refusals: false,
+                messages: false,
+            },
+        );
+        b.horizon = 1;
+        b.actions = vec![Action::Cancel];
+        b.others_manage = false;
+        b.config.retention = Retention { max_age_ms: 1, max_per_user: 2 };
+        b
+    }
+
+    /// Rate limits on (SCH-6, MGT-6, SRV-6), fewer other choices.
+    pub fn rate_limited() -> Self {
+        let mut b = Self::base(
+            "rate-limited",
+            Families {
+                lookups: false,
+                sync: false,
+                room_changes: false,
+                ordinary_sends: true,
+                refusals: false,
+                messages: false,
+            },
+        );
+        b.users = 1;
+        b.max_ids = 2;
+        b.delays = vec![1];
+        b.config.retention = Retention { max_age_ms: u64::MAX, max_per_user: u16::MAX };
+        b.config.discard_returned = false;
+        b.horizon = 2;
+        b.config.rate_limits = RateLimits {
+            scheduling: Some(Window { max: 1, window_ms: 2 }),
+            management: Some(Window { max: 1, window_ms: 2 }),
+            lookups: Some(Window { max: 1, window_ms: 2 }),
+            sending: Some(Window { max: 1, window_ms: 2 }),
+        };
+        b
+    }
+
+    /// A larger lifecycle configuration for the performance figures: 2 slots, 4 ids, horizon 4,
+    /// lateness allowed.
+    pub fn large() -> Self {
+        let mut b = Self::lifecycle();
+        b.name = "large";
+        b.slots = 2;
+        b.max_ids = 4;
+        b.horizon = 4;
+        b.config.lateness_ms = 1;
+        b
+    }
+
+    /// Whether anything can observe a finalised record's timing (see `canonical`).
+    pub fn observes_history(&self) -> bool {
+        let r = self.config.retention;
+        self.families.lookups || self.families.sync || r.max_per_user < self.max_ids || r.max_age_ms < u64::MAX
+    }
+
+    /// The configurations `spec-model check` runs by default.
+    pub fn suite() -> Vec<Bounds> {
+        vec![Self::lifecycle(), Self::pagination(), Self::sync(), Self::rate_limited()]
+    }
+
+    pub fn by_name(name: &str) -> Option<Bounds> {
+        [Self::lifecycle(), Self::pagination(), Self::sync(), Self::rate_limited(), Self::large()]
+            .into_iter()
+            .find(|b| b.name == name)
+    }
+}

@@ -1,0 +1,216 @@
+//! The `stateright` model: the specification's state plus the monitor's ghost, the bounded
+//! alphabet of operations offered in each state, and the properties of `properties`.
+
+use super::bounds::Bounds;
+use super::canonical::canonical;
+use super::monitor::{observe, Ghost};
+use super::properties;
+use crate::op::{DelayParam, DelayRef, From, Op};
+use crate::power::PowerChange;
+use crate::render;
+use crate::reply::FinalisedItem;
+use crate::spec::step;
+use crate::state::{Phase, State};
+use crate::types::{Action, ContentId, DelayId, EventKind, EventType, RoomId, StateKey, TxnId, UserId};
+use stateright::{Model, Property};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CheckState {
+    pub spec: State,
+    pub ghost: Ghost,
+}
+
+impl CheckState {
+    /// Liveness: clients stopped and nothing is left scheduled. An echo state (see `Ghost::echo`)
+    /// is a leaf only because its behaviour continues from its predecessor, so it does not end a
+    /// path for this property.
+    pub fn drained(&self) -> bool {
+        if self.ghost.echo {
+            return true;
+        }
+        self.spec.phase == Phase::Drain && !self.spec.delayed.iter().any(|d| d.is_scheduled())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DelayModel {
+    pub bounds: Bounds,
+}
+
+/// Content of delayed events; ordinary sends use another, so effects tell them apart.
+const DELAYED_CONTENT: ContentId = ContentId(0);
+const ORDINARY_CONTENT: ContentId = ContentId(1);
+const ROOM: RoomId = RoomId(0);
+const ADMIN: UserId = UserId(0);
+
+impl DelayModel {
+    pub fn new(bounds: Bounds) -> Self {
+        assert!(bounds.max_ids <= 32, "the monitor tracks delay ids in u32 bit sets");
+        DelayModel { bounds }
+    }
+
+    fn slot(&self, k: u8) -> EventKind {
+        EventKind::state(EventType::RtcMember, StateKey::Key(k))
+    }
+
+    /// The client operations offered in the active phase: every operation that exercises a
+    /// distinct rule, for the users whose identity matters, in a deterministic order.
+    fn client_ops(&self, s: &State, ops: &mut Vec<Op>) {
+        let b = &self.bounds;
+        let f = b.families;
+        let room = &s.rooms[ROOM.0 as usize];
+        if (s.delayed.len() as u16) < b.max_ids {
+            for &ms in &b.delays {
+                let delay = DelayParam::Ms(ms as i64);
+                let (kind, content) = (EventKind::message(), DELAYED_CONTENT);
+                if f.messages {
+                    ops.push(Op::Schedule { user: ADMIN, room: ROOM, kind, content, delay, txn: Some(TxnId(0)) });
+                }
+                // Other users need only one delay: what matters is that their events exist.
+                let last = Some(&ms) == b.delays.last();
+                for user in (0..b.users).map(UserId).filter(|u| *u == ADMIN || last) {
+                    for k in 0..b.slots {
+                        ops.push(Op::Schedule { user, room: ROOM, kind: self.slot(k), content, delay, txn: None });
+                    }
+                }
+            }
+        }
+        for (id, d) in s.ids().zip(&s.delayed) {
+            if d.owner != ADMIN && !b.others_manage {
+                continue;
+            }
+            for &action in &b.actions {
+                ops.push(Op::Manage { user: d.owner, delay: DelayRef::Issued(id), action });
+            }
+        }
+        if f.refusals {
+            let max = b.config.max_delay_ms.unwrap_or(u32::MAX as u64) as i64;
+            for delay in [DelayParam::Ms(0), DelayParam::Ms(max + 1)] {
+                ops.push(Op::Schedule { user: ADMIN, room: ROOM, kind: self.slot(0), content: DELAYED_CONTENT, delay, txn: None });
+            }
+            ops.push(Op::Manage { user: ADMIN, delay: DelayRef::NeverIssued, action: Action::Send });
+            if let Some(d0) = s.delayed.first() {
+                let first = DelayRef::Issued(DelayId(0));
+                ops.push(Op::Manage { user: d0.owner, delay: first, action: Action::Other });
+                let stranger = UserId((d0.owner.0 + 1) % b.users);
+                ops.push(Op::Manage { user: stranger, delay: first, action: Action::Cancel });
+            }
+        }
+        if f.ordinary_sends {
+            for user in (0..b.users).map(UserId) {
+                for k in 0..b.slots {
+                    ops.push(Op::SendState { user, room: ROOM, kind: self.slot(k), content: ORDINARY_CONTENT });
+                }
+            }
+            ops.push(Op::SendMessage { user: ADMIN, room: ROOM, content: ORDINARY_CONTENT, txn: TxnId(2) });
+        }
+        if f.room_changes && b.users > 1 {
+            // The admin toggles the other user's power level; the other user leaves and rejoins.
+            let other = UserId(1);
+            let level = room.power.user_level(other);
+            let change = PowerChange::User(other, if level >= 50 { 0 } else { 50 });
+            ops.push(Op::SetPower { user: ADMIN, room: ROOM, change });
+            ops.push(if room.members.contains(&other) {
+                Op::Leave { user: other, room: ROOM }
+            } else {
+                Op::Join { user: other, room: ROOM }
+            });
+        }
+        if f.lookups {
+            for user in [ADMIN] {
+                let u = &s.users[user.0 as usize];
+                ops.push(Op::ListScheduled { user, from: From::Start });
+                if u.scheduled_cursor.is_some() {
+                    ops.push(Op::ListScheduled { user, from: From::LastNextBatch });
+                }
+                ops.push(Op::ListFinalised { user, from: From::Start });
+                if u.finalised_cursor.is_some() {
+                    ops.push(Op::ListFinalised { user, from: From::LastNextBatch });
+                }
+            }
+            ops.push(Op::ListScheduledBare { user: ADMIN });
+        }
+        if f.sync {
+            ops.push(Op::Sync { user: ADMIN, initial: true, include_finalised: true });
+            if s.users[ADMIN.0 as usize].sync_since.is_some() {
+                ops.push(Op::Sync { user: ADMIN, initial: false, include_finalised: true });
+                ops.push(Op::Sync { user: ADMIN, initial: false, include_finalised: false });
+            }
+        }
+    }
+
+    pub fn init(&self) -> CheckState {
+        CheckState {
+            spec: State::new(self.bounds.users, self.bounds.rooms),
+            ghost: Ghost { walks: vec![[None, None]; self.bounds.users as usize], ..Ghost::default() },
+        }
+    }
+
+    /// The observation of `op` in `state` rendered as the server would answer it, with the
+    /// records the step finalised (what a later lookup would show).
+    pub fn describe(&self, state: &CheckState, op: &Op) -> Option<serde_json::Value> {
+        let (post, observed) = step(&self.bounds.config, &state.spec, op)?;
+        let finalised: Vec<serde_json::Value> = post
+            .ids()
+            .zip(&post.delayed)
+            .filter(|(id, _)| state.spec.record(*id).is_none_or(|d| d.is_scheduled()))
+            .filter_map(|(id, d)| {
+                let f = d.finalisation()?;
+                Some(render::finalised_item(&FinalisedItem::of(id, d, f), self.bounds.config.prefix))
+            })
+            .collect();
+        Some(serde_json::json!({
+            "status": observed.reply.status(),
+            "body": render::body(&self.bounds.config, &observed.reply),
+            "finalised": finalised,
+            "effects": observed.effects.iter().map(render::room_event).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+impl Model for DelayModel {
+    type State = CheckState;
+    type Action = Op;
+
+    fn init_states(&self) -> Vec<CheckState> {
+        vec![self.init()]
+    }
+
+    fn actions(&self, s: &CheckState, ops: &mut Vec<Op>) {
+        if s.ghost.echo {
+            return;
+        }
+        let spec = &s.spec;
+        if spec.phase == Phase::Active {
+            self.client_ops(spec, ops);
+            if spec.now < self.bounds.horizon {
+                ops.push(Op::Advance { ms: 1 });
+            }
+            ops.push(Op::Drain);
+        } else {
+            ops.push(Op::Advance { ms: 1 });
+        }
+        for id in spec.ids() {
+            ops.push(Op::Fire { delay: id });
+            if self.bounds.config.discard_returned {
+                ops.push(Op::Discard { delay: id });
+            }
+        }
+    }
+
+    fn next_state(&self, s: &CheckState, op: Op) -> Option<CheckState> {
+        let (post, observed) = step(&self.bounds.config, &s.spec, &op)?;
+        let mut ghost = observe(&self.bounds.config, &s.spec, &op, &observed, &post, &s.ghost);
+        let post = canonical(post, self.bounds.observes_history());
+        ghost.echo = post == s.spec && Ghost { last: 0, echo: false, ..ghost.clone() } == Ghost { last: 0, echo: false, ..s.ghost.clone() };
+        Some(CheckState { spec: post, ghost })
+    }
+
+    fn format_step(&self, s: &CheckState, op: Op) -> Option<String> {
+        self.describe(s, &op).map(|v| v.to_string())
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        properties::all()
+    }
+}

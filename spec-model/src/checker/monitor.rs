@@ -1,0 +1,398 @@
+//! The monitor: after every step it re-checks the step against the requirements, independently
+//! of how `spec` computed it, and records what happened. Broken requirements set sticky
+//! violation bits (the `always` properties); notable events set witness bits for this step only
+//! (the `sometimes` properties). It reads the pre-state, the operation, the observation and the
+//! post-state, and never calls into `spec`.
+
+use super::properties::{Violation as V, Witness as W};
+use crate::config::Config;
+use crate::error::ErrCode;
+use crate::op::{DelayRef, From, Op};
+use crate::reply::{Reply, Step};
+use crate::state::{Delayed, State, Status};
+use crate::types::{Action, DelayId, Outcome, Reason, UserId};
+use serde::{Deserialize, Serialize};
+
+/// One user's walk through one list (LST-3, LST-7), as bit sets of delay ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Walk {
+    pub seen: u32,
+    /// Listed when the walk began and unchanged since: the walk must return each of them.
+    pub stable: u32,
+    /// Moved (restarted) or left during the walk: may be listed again (LST-7 as we state it: key
+    /// tokens cannot avoid both repeating and skipping an event that moves across the cursor).
+    pub moved: u32,
+    pub pages: u8,
+    pub changed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Ghost {
+    /// Witness bits of the last step only.
+    pub last: u64,
+    /// The last step changed nothing but `last`: the state's successors are its predecessor's,
+    /// so the checker does not expand it again.
+    pub echo: bool,
+    /// Sticky violation bits.
+    pub violations: u32,
+    /// Delay ids whose owner could not have sent them when they were scheduled.
+    pub unpermitted_at_schedule: u32,
+    /// Per user: the walk through the scheduled list, then through the finalised list.
+    pub walks: Vec<[Option<Walk>; 2]>,
+}
+
+const SCHEDULED: usize = 0;
+const FINALISED: usize = 1;
+
+fn bit(id: DelayId) -> u32 {
+    1u32.checked_shl(id.0 as u32).unwrap_or(0)
+}
+
+fn allowed_now(s: &State, d: &Delayed) -> bool {
+    let room = &s.rooms[d.room.0 as usize];
+    room.members.contains(&d.owner) && room.power.allows(d.owner, d.kind)
+}
+
+struct Observation<'a> {
+    cfg: &'a Config,
+    pre: &'a State,
+    op: &'a Op,
+    step: &'a Step,
+    post: &'a State,
+    last: u64,
+    violations: u32,
+}
+
+impl Observation<'_> {
+    fn saw(&mut self, w: W) {
+        self.last |= w.bit();
+    }
+    fn broke(&mut self, v: V) {
+        self.violations |= v.bit();
+    }
+    fn check(&mut self, ok: bool, v: V) {
+        if !ok {
+            self.broke(v);
+        }
+    }
+}
+
+/// Observe one step and return the ghost of the post-state.
+pub fn observe(cfg: &Config, pre: &State, op: &Op, step: &Step, post: &State, ghost: &Ghost) -> Ghost {
+    let mut o = Observation { cfg, pre, op, step, post, last: 0, violations: 0 };
+    let mut next = ghost.clone();
+    o.records(&mut next);
+    o.effects();
+    o.limits();
+    o.reply(&mut next);
+    next.last = o.last;
+    next.violations |= o.violations;
+    next
+}
+
+impl Observation<'_> {
+    /// Every record's transition in this step.
+    fn records(&mut self, ghost: &mut Ghost) {
+        for (i, after) in self.post.delayed.iter().enumerate() {
+            let id = DelayId(i as u16);
+            let Some(before) = self.pre.delayed.get(i) else {
+                if !allowed_now(self.post, after) {
+                    ghost.unpermitted_at_schedule |= bit(id);
+                }
+                continue;
+            };
+            match (before.status, after.status) {
+                (Status::Finalised(_) | Status::Discarded, Status::Scheduled)
+                | (Status::Discarded, Status::Finalised(_)) => self.broke(V::ExactlyOnce),
+                (Status::Finalised(f), Status::Finalised(g)) => {
+                    let same = Status::Finalised(crate::state::Finalisation { returned: g.returned, ..f });
+                    self.check(same == after.status, V::ExactlyOnce);
+                }
+                (Status::Scheduled, Status::Discarded) => self.broke(V::NeverLost),
+                (Status::Finalised(f), Status::Discarded) => {
+                    if matches!(self.op, Op::Discard { .. }) {
+                        self.saw(W::DiscardedAfterReturn);
+                    } else if self.post.now > f.ts + self.cfg.retention.max_age_ms {
+                        self.saw(W::ExpiredByAge);
+                    } else {
+                        self.saw(W::ExpiredByCount);
+                    }
+                }
+                (Status::Scheduled, Status::Finalised(g)) => self.finalised(id, after, g, ghost),
+                _ => {}
+            }
+            // Walks in progress lose the events that moved or left (LST-7).
+            for walks in ghost.walks.iter_mut() {
+                if let Some(w) = &mut walks[SCHEDULED] {
+                    let moved = before.is_scheduled() && (!after.is_scheduled() || after.due() != before.due());
+                    if moved {
+                        w.stable &= !bit(id);
+                        w.moved |= bit(id);
+                        w.changed = true;
+                    }
+                }
+                if let Some(w) = &mut walks[FINALISED] {
+                    if w.stable & bit(id) != 0 && after.finalisation().is_none() {
+                        w.stable &= !bit(id);
+                        w.changed = true;
+                    }
+                }
+            }
+        }
+        if let Op::Fire { delay } = *self.op {
+            if let Some(d) = self.pre.record(delay) {
+                // SRV-1 and SRV-2, judged on the pre-state.
+                self.check(self.pre.now >= d.due(), V::NeverEarly);
+                let sent = self.post.record(delay).and_then(|a| a.finalisation()).is_some_and(|f| f.event_id.is_some());
+                self.check(sent == allowed_now(self.pre, d), V::CheckedAtSend);
+            }
+        }
+    }
+
+    fn finalised(&mut self, id: DelayId, d: &Delayed, f: crate::state::Finalisation, ghost: &Ghost) {
+        match (f.outcome, f.reason) {
+            (Outcome::Send, Reason::Action) => self.saw(W::SentByAction),
+            (Outcome::Cancel, Reason::Action) => self.saw(W::CancelledByAction),
+            (Outcome::Send, Reason::Delay) => {
+                self.saw(W::SentByTimeout);
+                if d.restarted {
+                    self.saw(W::RestartThenTimeout);
+                }
+                if ghost.unpermitted_at_schedule & bit(id) != 0 {
+                    self.saw(W::AllowedOnlyAtSendTime);
+                }
+            }
+            _ => {}
+        }
+        match f.error.map(|e| e.code) {
+            Some(ErrCode::CancelledByStateUpdate) => {
+                self.saw(W::CancelledByStateUpdate);
+                if matches!(self.op, Op::Fire { .. }) {
+                    self.saw(W::FiredStateCancelsOther);
+                }
+                // SRV-5: explained only by a state event of another sender for the same slot.
+                let explained = self.step.effects.iter().any(|e| e.room == d.room && e.kind == d.kind && e.sender != d.owner);
+                self.check(explained, V::OnlyOtherSenderCancels);
+            }
+            Some(ErrCode::Forbidden) if f.reason == Reason::Error => self.saw(W::FailedAtSendTime),
+            _ => {}
+        }
+    }
+
+    /// SRV-4, SRV-7, SRV-8 on the events that entered rooms.
+    fn effects(&mut self) {
+        let delayed_op = matches!(self.op, Op::Manage { .. } | Op::Fire { .. });
+        for e in &self.step.effects {
+            let source = self.post.delayed.iter().enumerate().find(|(i, d)| {
+                let first_send = self.pre.delayed.get(*i).is_some_and(|p| p.is_scheduled());
+                first_send && d.finalisation().is_some_and(|f| f.event_id == Some(e.event_id))
+            });
+            match source {
+                Some((_, d)) => {
+                    let same = e.sender == d.owner && e.kind == d.kind && e.room == d.room && e.content == Some(d.content);
+                    self.check(same, V::ContentUnchanged);
+                }
+                None => self.check(!delayed_op, V::ExactlyOnce),
+            }
+            if e.kind.is_state() {
+                let survivor = self.post.delayed.iter().any(|d| {
+                    d.is_scheduled() && d.room == e.room && d.kind == e.kind && d.owner != e.sender
+                });
+                self.check(!survivor, V::OtherSenderCancels);
+            }
+        }
+    }
+
+    fn limits(&mut self) {
+        if let Some(max) = self.cfg.max_outstanding_per_user {
+            let ok = (0..self.post.users.len()).all(|u| self.post.scheduled_count(UserId(u as u8)) <= max as usize);
+            self.check(ok, V::OutstandingLimit);
+        }
+        if let Some(max) = self.cfg.max_delay_ms {
+            let ok = self.post.delayed.iter().all(|d| !d.is_scheduled() || d.delay_ms <= max);
+            self.check(ok, V::MaxDelay);
+        }
+    }
+
+    fn owned_by(&self, user: UserId, id: DelayId) -> bool {
+        self.pre.record(id).or(self.post.record(id)).is_some_and(|d| d.owner == user)
+    }
+
+    fn reply(&mut self, ghost: &mut Ghost) {
+        let code = self.step.reply.error().map(|e| e.code);
+        match *self.op {
+            Op::Schedule { kind, .. } => match (&self.step.reply, code) {
+                (Reply::DelayId(_), _) if self.post.delayed.len() > self.pre.delayed.len() => {
+                    self.saw(if kind.is_state() { W::ScheduledState } else { W::ScheduledMessage })
+                }
+                (Reply::DelayId(_), _) => self.saw(W::TxnReplay),
+                (_, Some(ErrCode::InvalidParam)) => self.saw(W::InvalidDelay),
+                (_, Some(ErrCode::MaxDelayExceeded)) => self.saw(W::MaxDelayRefused),
+                (_, Some(ErrCode::MaxDelayedEventsExceeded)) => self.saw(W::LimitRefused),
+                (_, Some(ErrCode::Forbidden)) => self.saw(W::ScheduleForbidden),
+                (_, Some(ErrCode::LimitExceeded)) => self.saw(W::ScheduleRateLimited),
+                _ => {}
+            },
+            Op::Manage { user, delay, action } => self.manage(user, delay, action, code),
+            Op::SendMessage { user, .. } | Op::SendState { user, .. } => {
+                if code == Some(ErrCode::LimitExceeded) {
+                    self.saw(W::SendingRateLimited);
+                }
+                if self.step.reply.error().is_none() {
+                    let kept = self.pre.delayed.iter().zip(&self.post.delayed).any(|(a, b)| {
+                        a.is_scheduled() && b.is_scheduled() && a.owner == user
+                    });
+                    let same_slot_kept = self.pre.delayed.iter().zip(&self.post.delayed).any(|(a, b)| {
+                        a.is_scheduled() && b.is_scheduled() && a.owner == user
+                            && matches!(self.op, Op::SendState { kind, room, .. } if *kind == a.kind && *room == a.room)
+                    });
+                    if same_slot_kept {
+                        self.saw(W::SameSenderKeeps);
+                    }
+                    if kept && matches!(self.op, Op::SendMessage { .. }) {
+                        self.saw(W::MessageKeeps);
+                    }
+                }
+            }
+            Op::ListScheduled { user, from } => {
+                if let Reply::Scheduled { items, next_batch } = &self.step.reply {
+                    let keys: Vec<(u64, DelayId)> = items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
+                    self.check(keys.windows(2).all(|w| w[0] < w[1]), V::ScheduledOrder);
+                    let ids: Vec<DelayId> = items.iter().map(|i| i.delay_id).collect();
+                    self.isolation(user, &ids);
+                    self.walk(ghost, SCHEDULED, user, from, &ids, next_batch.is_some());
+                }
+            }
+            Op::ListScheduledBare { user } => {
+                if let Reply::BareScheduled(items) = &self.step.reply {
+                    let keys: Vec<(u64, DelayId)> = items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
+                    self.check(keys.windows(2).all(|w| w[0] < w[1]), V::ScheduledOrder);
+                    let ids: Vec<DelayId> = items.iter().map(|i| i.delay_id).collect();
+                    self.isolation(user, &ids);
+                    if !ids.is_empty() {
+                        self.saw(W::BareList);
+                    }
+                }
+            }
+            Op::ListFinalised { user, from } => {
+                if let Reply::Finalised { items, next_batch } = &self.step.reply {
+                    let keys: Vec<(u64, DelayId)> = items.iter().map(|i| (i.origin_server_ts, i.delayed_event.delay_id)).collect();
+                    self.check(keys.windows(2).all(|w| w[0] > w[1]), V::FinalisedOrder);
+                    let ids: Vec<DelayId> = items.iter().map(|i| i.delayed_event.delay_id).collect();
+                    self.isolation(user, &ids);
+                    self.walk(ghost, FINALISED, user, from, &ids, next_batch.is_some());
+                }
+            }
+            Op::Sync { user, initial, include_finalised } => {
+                if let Reply::Sync { finalised, .. } = &self.step.reply {
+                    self.sync(user, initial, include_finalised, finalised.as_deref());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn manage(&mut self, user: UserId, delay: DelayRef, action: Action, code: Option<ErrCode>) {
+        match code {
+            Some(ErrCode::InvalidParam) => self.saw(W::InvalidAction),
+            Some(ErrCode::LimitExceeded) => self.saw(W::ManagementRateLimited),
+            Some(ErrCode::NotFound) => match delay {
+                DelayRef::NeverIssued => self.saw(W::UnknownId),
+                DelayRef::Issued(id) if !self.owned_by(user, id) => self.saw(W::OthersId),
+                DelayRef::Issued(id) if self.pre.record(id).is_some_and(|d| d.status == Status::Discarded) => {
+                    self.saw(W::GoneAfterDiscard)
+                }
+                DelayRef::Issued(_) => {}
+            },
+            _ => {}
+        }
+        let DelayRef::Issued(id) = delay else { return };
+        let (Some(before), Some(after)) = (self.pre.record(id), self.post.record(id)) else { return };
+        if before.owner != user || action == Action::Other || code == Some(ErrCode::LimitExceeded) {
+            return;
+        }
+        match before.status {
+            Status::Finalised(f) => {
+                // MGT-8.
+                let matching = matches!((action, f.outcome), (Action::Send, Outcome::Send) | (Action::Cancel, Outcome::Cancel));
+                let answered = if matching {
+                    self.step.reply == Reply::Empty
+                } else {
+                    self.step.reply.status() == 409 && code == Some(ErrCode::Unknown)
+                };
+                let unchanged = before == after && self.step.effects.is_empty();
+                self.check(answered && unchanged, V::Retries);
+                if answered && unchanged {
+                    self.saw(if matching { W::RetrySucceeds } else { W::ConflictRefused });
+                }
+            }
+            Status::Scheduled => match (action, &self.step.reply) {
+                (Action::Send, Reply::Error(_)) if after.is_scheduled() => self.saw(W::SendActionFails),
+                (Action::Restart, Reply::Empty) => self.saw(W::Restarted),
+                _ => {}
+            },
+            Status::Discarded => {}
+        }
+    }
+
+    fn isolation(&mut self, user: UserId, ids: &[DelayId]) {
+        let ok = ids.iter().all(|id| self.owned_by(user, *id));
+        self.check(ok, V::Isolation);
+    }
+
+    fn walk(&mut self, ghost: &mut Ghost, list: usize, user: UserId, from: From, page: &[DelayId], more: bool) {
+        let mut w = match from {
+            From::Start => {
+                let stable = self.pre.delayed.iter().enumerate().filter(|(_, d)| {
+                    d.owner == user && if list == SCHEDULED { d.is_scheduled() } else { d.finalisation().is_some() }
+                });
+                Walk { stable: stable.fold(0, |acc, (i, _)| acc | bit(DelayId(i as u16))), ..Walk::default() }
+            }
+            From::LastNextBatch => ghost.walks[user.0 as usize][list].unwrap_or_default(),
+        };
+        for id in page {
+            self.check(w.seen & bit(*id) == 0 || w.moved & bit(*id) != 0, V::PaginationWalk);
+            w.seen |= bit(*id);
+        }
+        w.pages = (w.pages + 1).min(2); // only "two pages or more" matters
+        if more {
+            ghost.walks[user.0 as usize][list] = Some(w);
+            return;
+        }
+        ghost.walks[user.0 as usize][list] = None;
+        self.check(w.stable & !w.seen == 0, V::PaginationWalk);
+        if w.pages >= 2 {
+            self.saw(if list == SCHEDULED { W::ScheduledWalk } else { W::FinalisedWalk });
+            if w.changed {
+                self.saw(W::WalkAcrossChange);
+            }
+        }
+    }
+
+    fn sync(&mut self, user: UserId, initial: bool, include: bool, got: Option<&[crate::reply::FinalisedItem]>) {
+        let since = if initial { 0 } else { self.pre.users[user.0 as usize].sync_since.unwrap_or(0) };
+        let mut expected: Vec<DelayId> = self
+            .pre
+            .delayed
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.owner == user && d.finalisation().is_some_and(|f| f.seq > since))
+            .map(|(i, _)| DelayId(i as u16))
+            .collect();
+        expected.sort();
+        let mut ids: Vec<DelayId> = got.unwrap_or_default().iter().map(|i| i.delayed_event.delay_id).collect();
+        self.isolation(user, &ids);
+        ids.sort();
+        if include {
+            self.check(ids == expected && (got.is_some() == !expected.is_empty()), V::SyncSince);
+            if !ids.is_empty() {
+                self.saw(W::SyncFinalised);
+            }
+        } else {
+            self.check(got.is_none(), V::SyncSince);
+            if !expected.is_empty() {
+                self.saw(W::SyncFiltered);
+            }
+        }
+    }
+}

@@ -1,0 +1,658 @@
+//! The transition function of MSC4140: `step(config, state, op)` gives the next state and the
+//! observation, or `None` when the operation cannot happen in that state (a timer that is not due,
+//! a token the client never received, a client request during the drain phase). Every client
+//! request is deterministic; the text's freedom lives in the server steps (`Advance`, `Fire`,
+//! `Discard`), whose interleavings the checker explores, and in `judge`.
+//!
+//! Each rule cites the requirement it implements.
+
+use crate::config::{Config, Mutant};
+use crate::error::MatrixError;
+use crate::op::{DelayParam, DelayRef, From, Op};
+use crate::reply::{FinalisedItem, Reply, RoomEvent, ScheduledItem, Step};
+use crate::state::{Cursor, Finalisation, Phase, RateClass, State, Status, TxnResult};
+use crate::types::{
+    Action, ContentId, DelayId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey,
+    UserId,
+};
+
+/// Apply `op` to `state` under `cfg`.
+pub fn step(cfg: &Config, state: &State, op: &Op) -> Option<(State, Step)> {
+    if !op.is_internal() && state.phase == Phase::Drain {
+        return None;
+    }
+    if let Some(user) = op_user(op) {
+        if user.0 as usize >= state.users.len() {
+            return None;
+        }
+    }
+    let mut t = Transition { cfg, s: state.clone(), effects: Vec::new() };
+    let reply = t.apply(op)?;
+    t.apply_retention();
+    Some((t.s, Step { reply, effects: t.effects }))
+}
+
+fn op_user(op: &Op) -> Option<UserId> {
+    match *op {
+        Op::Schedule { user, .. }
+        | Op::Manage { user, .. }
+        | Op::SendMessage { user, .. }
+        | Op::SendState { user, .. }
+        | Op::SetPower { user, .. }
+        | Op::Join { user, .. }
+        | Op::Leave { user, .. }
+        | Op::ListScheduled { user, .. }
+        | Op::ListScheduledBare { user }
+        | Op::ListFinalised { user, .. }
+        | Op::Sync { user, .. } => Some(user),
+        Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => None,
+    }
+}
+
+/// Delayed events the model covers: messages and `m.rtc.member` state. Delayed membership and
+/// power-level events would change room structure when sent; they are outside the model.
+fn modelled_kind(kind: EventKind) -> bool {
+    match kind.event_type {
+        EventType::RoomMessage => kind.state_key.is_none(),
+        EventType::RtcMember => kind.state_key.is_some(),
+        EventType::Member | EventType::PowerLevels => false,
+    }
+}
+
+struct Transition<'a> {
+    cfg: &'a Config,
+    s: State,
+    effects: Vec<RoomEvent>,
+}
+
+type Answer = Result<Reply, MatrixError>;
+
+impl Transition<'_> {
+    fn apply(&mut self, op: &Op) -> Option<Reply> {
+        let answer = match *op {
+            Op::Schedule { user, room, kind, content, delay, txn } => {
+                if !modelled_kind(kind) || kind.is_state() == txn.is_some() {
+                    return None;
+                }
+                if let Some(txn) = txn {
+                    // SCH-10: a repeated transaction returns the first answer and does nothing.
+                    if let Some(prev) = self.s.txns.get(&(user, txn)) {
+                        return Some(txn_reply(*prev));
+                    }
+                }
+                let answer = self.schedule(user, room, kind, content, delay);
+                if let (Some(txn), Ok(Reply::DelayId(id))) = (txn, &answer) {
+                    self.s.txns.insert((user, txn), TxnResult::Scheduled(*id));
+                }
+                answer
+            }
+            Op::Manage { user, delay, action } => self.manage(user, delay, action),
+            Op::SendMessage { user, room, content, txn } => {
+                if let Some(prev) = self.s.txns.get(&(user, txn)) {
+                    return Some(txn_reply(*prev));
+                }
+                let answer = self.send(user, room, EventKind::message(), content);
+                if let Ok(Reply::EventId(id)) = &answer {
+                    self.s.txns.insert((user, txn), TxnResult::Sent(*id));
+                }
+                answer
+            }
+            Op::SendState { user, room, kind, content } => {
+                if !kind.is_state() || !modelled_kind(kind) {
+                    return None;
+                }
+                self.send(user, room, kind, content)
+            }
+            Op::SetPower { user, room, change } => self.set_power(user, room, change),
+            Op::Join { user, room } => self.join(user, room),
+            Op::Leave { user, room } => self.leave(user, room),
+            Op::ListScheduled { user, from } => self.list_scheduled(user, from)?,
+            Op::ListScheduledBare { user } => self.list_scheduled_bare(user),
+            Op::ListFinalised { user, from } => self.list_finalised(user, from)?,
+            Op::Sync { user, initial, include_finalised } => {
+                self.sync(user, initial, include_finalised)?
+            }
+            Op::Advance { ms } => {
+                self.advance(ms)?;
+                Ok(Reply::Internal)
+            }
+            Op::Fire { delay } => {
+                self.fire(delay)?;
+                Ok(Reply::Internal)
+            }
+            Op::Discard { delay } => {
+                self.discard(delay)?;
+                Ok(Reply::Internal)
+            }
+            Op::Drain => {
+                if self.s.phase == Phase::Drain {
+                    return None;
+                }
+                self.s.phase = Phase::Drain;
+                Ok(Reply::Internal)
+            }
+        };
+        Some(answer.unwrap_or_else(Reply::Error))
+    }
+
+    // ---- scheduling (SCH-*) ----
+
+    fn schedule(
+        &mut self,
+        user: UserId,
+        room: RoomId,
+        kind: EventKind,
+        content: ContentId,
+        delay: DelayParam,
+    ) -> Answer {
+        // SCH-9: a positive integer number of ms.
+        let delay_ms = match delay {
+            DelayParam::Ms(ms) if ms > 0 => ms as u64,
+            _ => return Err(MatrixError::invalid_param()),
+        };
+        // SCH-5.
+        if let Some(max) = self.cfg.max_delay_ms {
+            if delay_ms > max && !self.cfg.is(Mutant::NoMaxDelay) {
+                return Err(MatrixError::max_delay_exceeded(max));
+            }
+        }
+        // SCH-11: the room must exist and the sender be joined; power levels wait (SRV-2).
+        let joined = self.s.rooms.get(room.0 as usize).map(|r| r.members.contains(&user));
+        match joined {
+            None => return Err(MatrixError::forbidden()),
+            Some(false) if self.cfg.decisions.membership_checked_at_schedule => {
+                return Err(MatrixError::forbidden())
+            }
+            Some(_) => {}
+        }
+        // SCH-6.
+        self.take(user, RateClass::Scheduling)?;
+        // SCH-7.
+        if let Some(max) = self.cfg.max_outstanding_per_user {
+            let outstanding = self.s.scheduled_count(user);
+            let over = if self.cfg.is(Mutant::LimitOffByOne) {
+                outstanding > max as usize
+            } else {
+                outstanding >= max as usize
+            };
+            if over {
+                return Err(MatrixError::max_delayed_events());
+            }
+        }
+        // The model's id space is finite; running out is the outstanding limit of last resort.
+        let id = DelayId(
+            u16::try_from(self.s.delayed.len()).map_err(|_| MatrixError::max_delayed_events())?,
+        );
+        self.s.delayed.push(crate::state::Delayed {
+            owner: user,
+            room,
+            kind,
+            content,
+            delay_ms,
+            restarted: false,
+            running_since: self.s.now,
+            status: Status::Scheduled,
+        });
+        Ok(Reply::DelayId(id))
+    }
+
+    // ---- managing (MGT-*) ----
+
+    fn manage(&mut self, user: UserId, delay: DelayRef, action: Action) -> Answer {
+        // MGT-2: the action is validated before the id is looked up.
+        if action == Action::Other {
+            return Err(MatrixError::invalid_param());
+        }
+        // MGT-7 / SEC-2: unknown, discarded and other users' ids are all 404.
+        let id = match delay {
+            DelayRef::Issued(id) => id,
+            DelayRef::NeverIssued => return Err(MatrixError::not_found()),
+        };
+        let record = match self.s.record(id) {
+            Some(d) if d.owner == user && d.status != Status::Discarded => *d,
+            _ => return Err(MatrixError::not_found()),
+        };
+        // MGT-6.
+        self.take(user, RateClass::Management)?;
+        match record.status {
+            Status::Finalised(f) => self.manage_finalised(id, action, f),
+            Status::Scheduled => match action {
+                Action::Send => {
+                    // MGT-10: a failing send answers the send's error and changes nothing.
+                    self.authorise(record.room, record.owner, record.kind)?;
+                    let event_id = self.alloc_event();
+                    self.finalise(id, Outcome::Send, Reason::Action, None, Some(event_id));
+                    self.enter(record.room, record.owner, record.kind, Some(record.content), event_id);
+                    Ok(Reply::Empty) // MGT-3, MGT-9
+                }
+                Action::Cancel => {
+                    self.finalise(id, Outcome::Cancel, Reason::Action, None, None);
+                    Ok(Reply::Empty) // MGT-4
+                }
+                Action::Restart => {
+                    let d = &mut self.s.delayed[id.0 as usize];
+                    d.running_since = self.s.now;
+                    d.restarted = true;
+                    Ok(Reply::Empty) // MGT-5
+                }
+                Action::Other => Err(MatrixError::invalid_param()),
+            },
+            Status::Discarded => Err(MatrixError::not_found()),
+        }
+    }
+
+    /// MGT-8: retries that match the outcome succeed; conflicting actions are 409.
+    fn manage_finalised(&mut self, id: DelayId, action: Action, f: Finalisation) -> Answer {
+        let record = self.s.delayed[id.0 as usize];
+        match (action, f.outcome) {
+            (Action::Send, Outcome::Send) => {
+                if self.cfg.is(Mutant::ResendOnRetry) {
+                    let event_id = self.alloc_event();
+                    self.enter(record.room, record.owner, record.kind, Some(record.content), event_id);
+                }
+                Ok(Reply::Empty)
+            }
+            (Action::Cancel, Outcome::Cancel) => Ok(Reply::Empty),
+            (Action::Cancel, Outcome::Send) if self.cfg.is(Mutant::CancelSentSucceeds) => {
+                Ok(Reply::Empty)
+            }
+            (Action::Restart, _) if self.cfg.is(Mutant::RestartFinalised) => {
+                let d = &mut self.s.delayed[id.0 as usize];
+                d.status = Status::Scheduled;
+                d.running_since = self.s.now;
+                Ok(Reply::Empty)
+            }
+            _ => Err(MatrixError::conflict()),
+        }
+    }
+
+    // ---- ordinary room operations ----
+
+    fn send(&mut self, user: UserId, room: RoomId, kind: EventKind, content: ContentId) -> Answer {
+        self.take(user, RateClass::Sending)?;
+        self.authorise(room, user, kind)?;
+        let event_id = self.alloc_event();
+        self.enter(room, user, kind, Some(content), event_id);
+        Ok(Reply::EventId(event_id))
+    }
+
+    fn set_power(&mut self, user: UserId, room: RoomId, change: crate::power::PowerChange) -> Answer {
+        let kind = EventKind::state(EventType::PowerLevels, StateKey::Empty);
+        self.authorise(room, user, kind)?;
+        let next = self.s.rooms[room.0 as usize].power.change(user, change)?;
+        self.s.rooms[room.0 as usize].power = next;
+        let event_id = self.alloc_event();
+        self.enter(room, user, kind, None, event_id);
+        Ok(Reply::EventId(event_id))
+    }
+
+    fn join(&mut self, user: UserId, room: RoomId) -> Answer {
+        let r = self.s.rooms.get_mut(room.0 as usize).ok_or(MatrixError::not_found())?;
+        if r.members.insert(user) {
+            let event_id = self.alloc_event();
+            self.enter(room, user, EventKind::state(EventType::Member, StateKey::User(user)), None, event_id);
+        }
+        Ok(Reply::Joined(room))
+    }
+
+    fn leave(&mut self, user: UserId, room: RoomId) -> Answer {
+        let r = self.s.rooms.get_mut(room.0 as usize).ok_or(MatrixError::not_found())?;
+        if !r.members.remove(&user) {
+            return Err(MatrixError::forbidden());
+        }
+        let event_id = self.alloc_event();
+        self.enter(room, user, EventKind::state(EventType::Member, StateKey::User(user)), None, event_id);
+        Ok(Reply::Empty)
+    }
+
+    // ---- lookups (LST-*) and push (PSH-*) ----
+
+    /// LST-4: whose events a user's lookups list.
+    fn listed_owner(&self, user: UserId, owner: UserId) -> bool {
+        owner == user || self.cfg.is(Mutant::ListsEveryone)
+    }
+
+    /// LST-1 / LST-7: ascending by (`running_since + delay`, `delay_id`).
+    fn scheduled_sorted(&self, user: UserId) -> Vec<(u64, DelayId)> {
+        let by_running_since = self.cfg.is(Mutant::ScheduledByRunningSince);
+        let mut keys: Vec<(u64, DelayId)> = self
+            .s
+            .ids()
+            .map(|id| (id, &self.s.delayed[id.0 as usize]))
+            .filter(|(_, d)| d.is_scheduled() && self.listed_owner(user, d.owner))
+            .map(|(id, d)| (if by_running_since { d.running_since } else { d.due() }, id))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// LST-2 / LST-7: descending by (`origin_server_ts`, `delay_id`).
+    fn finalised_sorted(&self, user: UserId) -> Vec<(u64, DelayId)> {
+        let mut keys: Vec<(u64, DelayId)> = self
+            .s
+            .ids()
+            .filter_map(|id| {
+                let d = &self.s.delayed[id.0 as usize];
+                let f = d.finalisation()?;
+                self.listed_owner(user, d.owner).then_some((f.ts, id))
+            })
+            .collect();
+        keys.sort();
+        if !self.cfg.is(Mutant::FinalisedAscending) {
+            keys.reverse();
+        }
+        keys
+    }
+
+    /// One page from `sorted` after `cursor` (LST-3, LST-7). Key cursors select by position in
+    /// the sort order, so items leaving the list never shift the walk.
+    fn page(
+        &self,
+        sorted: &[(u64, DelayId)],
+        cursor: Option<Cursor>,
+        descending: bool,
+    ) -> (Vec<DelayId>, Option<Cursor>) {
+        let rest: Vec<(u64, DelayId)> = match cursor {
+            None => sorted.to_vec(),
+            Some(Cursor::After { key, id }) => sorted
+                .iter()
+                .copied()
+                .filter(|k| if descending { *k < (key, id) } else { *k > (key, id) })
+                .collect(),
+            Some(Cursor::Offset(n)) => sorted.iter().copied().skip(n as usize).collect(),
+        };
+        let size = self.cfg.page_size.max(1) as usize;
+        let page: Vec<(u64, DelayId)> = rest.iter().copied().take(size).collect();
+        let next = (rest.len() > page.len()).then(|| {
+            if self.cfg.is(Mutant::OffsetTokens) {
+                let skipped = match cursor {
+                    Some(Cursor::Offset(n)) => n,
+                    _ => 0,
+                };
+                Cursor::Offset(skipped + page.len() as u16)
+            } else {
+                let (key, id) = page[page.len() - 1];
+                Cursor::After { key, id }
+            }
+        });
+        (page.into_iter().map(|(_, id)| id).collect(), next)
+    }
+
+    fn list_scheduled(&mut self, user: UserId, from: From) -> Option<Answer> {
+        let cursor = match from {
+            From::Start => None,
+            From::LastNextBatch => Some(self.s.users[user.0 as usize].scheduled_cursor?),
+        };
+        if let Err(e) = self.take(user, RateClass::Lookups) {
+            return Some(Err(e));
+        }
+        let sorted = self.scheduled_sorted(user);
+        let (ids, next_batch) = self.page(&sorted, cursor, false);
+        self.s.users[user.0 as usize].scheduled_cursor = next_batch;
+        let items =
+            ids.into_iter().map(|id| ScheduledItem::of(id, &self.s.delayed[id.0 as usize])).collect();
+        Some(Ok(Reply::Scheduled { items, next_batch }))
+    }
+
+    /// LST-6 DECIDED: the bare unstable endpoint lists every scheduled event in one response.
+    fn list_scheduled_bare(&mut self, user: UserId) -> Answer {
+        self.take(user, RateClass::Lookups)?;
+        let items = self
+            .scheduled_sorted(user)
+            .into_iter()
+            .map(|(_, id)| ScheduledItem::of(id, &self.s.delayed[id.0 as usize]))
+            .collect();
+        Ok(Reply::BareScheduled(items))
+    }
+
+    fn list_finalised(&mut self, user: UserId, from: From) -> Option<Answer> {
+        let cursor = match from {
+            From::Start => None,
+            From::LastNextBatch => Some(self.s.users[user.0 as usize].finalised_cursor?),
+        };
+        if let Err(e) = self.take(user, RateClass::Lookups) {
+            return Some(Err(e));
+        }
+        let sorted = self.finalised_sorted(user);
+        let descending = !self.cfg.is(Mutant::FinalisedAscending);
+        let (ids, next_batch) = self.page(&sorted, cursor, descending);
+        self.s.users[user.0 as usize].finalised_cursor = next_batch;
+        Some(Ok(Reply::Finalised { items: self.mark_returned(&ids), next_batch }))
+    }
+
+    /// PSH-1, PSH-2: finalisations after the user's last `/sync` token (all for an initial sync).
+    fn sync(&mut self, user: UserId, initial: bool, include: bool) -> Option<Answer> {
+        let since = if initial { 0 } else { self.s.users[user.0 as usize].sync_since? };
+        let since = if self.cfg.is(Mutant::SyncIgnoresSince) { 0 } else { since };
+        let next_batch = self.s.finalise_seq;
+        self.s.users[user.0 as usize].sync_since = Some(next_batch);
+        let ids: Vec<DelayId> = self
+            .finalised_sorted(user)
+            .into_iter()
+            .map(|(_, id)| id)
+            .filter(|id| self.s.delayed[id.0 as usize].finalisation().is_some_and(|f| f.seq > since))
+            .collect();
+        let finalised = (include && !ids.is_empty()).then(|| self.mark_returned(&ids));
+        Some(Ok(Reply::Sync { finalised, next_batch }))
+    }
+
+    fn mark_returned(&mut self, ids: &[DelayId]) -> Vec<FinalisedItem> {
+        ids.iter()
+            .filter_map(|&id| {
+                let d = &mut self.s.delayed[id.0 as usize];
+                if let Status::Finalised(f) = &mut d.status {
+                    f.returned = true;
+                    let f = *f;
+                    Some(FinalisedItem::of(id, d, &f))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    // ---- server steps: time, timers, discarding (SRV-*, LST-5) ----
+
+    /// Time may pass only while every scheduled event stays within its lateness bound (SRV-9).
+    fn advance(&mut self, ms: u64) -> Option<()> {
+        let until = self.s.now.checked_add(ms)?;
+        let blocked =
+            self.s.delayed.iter().any(|d| d.is_scheduled() && until > d.due() + self.cfg.lateness_ms);
+        if ms == 0 || blocked || (self.s.phase == Phase::Drain && !self.any_scheduled()) {
+            return None;
+        }
+        self.s.now = until;
+        Some(())
+    }
+
+    fn any_scheduled(&self) -> bool {
+        self.s.delayed.iter().any(|d| d.is_scheduled())
+    }
+
+    /// SRV-1: never before `running_since + delay`; SRV-2: checked now; SRV-3: failures recorded.
+    fn fire(&mut self, id: DelayId) -> Option<()> {
+        let d = *self.s.record(id)?;
+        let earliest = if self.cfg.is(Mutant::FireEarly) { d.due().saturating_sub(1) } else { d.due() };
+        let stalled = self.cfg.is(Mutant::RestartStopsTimer) && d.restarted;
+        if !d.is_scheduled() || self.s.now < earliest || stalled {
+            return None;
+        }
+        self.count_firing(d.owner);
+        let check = if self.cfg.is(Mutant::NoSendTimeCheck) {
+            Ok(())
+        } else {
+            self.authorise(d.room, d.owner, d.kind)
+        };
+        match check {
+            Ok(()) => {
+                let event_id = self.alloc_event();
+                self.finalise(id, Outcome::Send, Reason::Delay, None, Some(event_id));
+                let sender = if self.cfg.is(Mutant::WrongSender) { UserId(0) } else { d.owner };
+                self.enter(d.room, sender, d.kind, Some(d.content), event_id);
+            }
+            Err(_) if self.cfg.is(Mutant::DropFailedSend) => {
+                self.s.delayed[id.0 as usize].status = Status::Discarded;
+            }
+            Err(e) => {
+                let outcome = self.cfg.decisions.failed_send_outcome;
+                self.finalise(id, outcome, Reason::Error, Some(e), None);
+            }
+        }
+        Some(())
+    }
+
+    /// LST-5 / PSH-3: a returned record may go.
+    fn discard(&mut self, id: DelayId) -> Option<()> {
+        let d = self.s.record(id)?;
+        if !self.cfg.discard_returned || !d.finalisation().is_some_and(|f| f.returned) {
+            return None;
+        }
+        self.s.delayed[id.0 as usize].status = Status::Discarded;
+        Some(())
+    }
+
+    /// LST-5: records older than the retention age, or beyond the per-user count, are dropped,
+    /// oldest finalisation first (by sequence: a tie on `ts` must never drop the newest record).
+    fn apply_retention(&mut self) {
+        let now = self.s.now;
+        let r = self.cfg.retention;
+        for d in &mut self.s.delayed {
+            if d.finalisation().is_some_and(|f| now > f.ts.saturating_add(r.max_age_ms)) {
+                d.status = Status::Discarded;
+            }
+        }
+        for user in 0..self.s.users.len() {
+            let owner = UserId(user as u8);
+            let mut kept: Vec<(u16, DelayId)> = self
+                .s
+                .ids()
+                .filter_map(|id| {
+                    let d = &self.s.delayed[id.0 as usize];
+                    (d.owner == owner).then_some(())?;
+                    d.finalisation().map(|f| (f.seq, id))
+                })
+                .collect();
+            kept.sort();
+            let excess = kept.len().saturating_sub(r.max_per_user as usize);
+            for (_, id) in kept.into_iter().take(excess) {
+                self.s.delayed[id.0 as usize].status = Status::Discarded;
+            }
+        }
+    }
+
+    // ---- shared rules ----
+
+    /// SRV-2: membership and power levels, evaluated whenever an event is about to enter a room.
+    fn authorise(&self, room: RoomId, sender: UserId, kind: EventKind) -> Result<(), MatrixError> {
+        let r = self.s.rooms.get(room.0 as usize).ok_or(MatrixError::forbidden())?;
+        if !r.members.contains(&sender) || !r.power.allows(sender, kind) {
+            return Err(MatrixError::forbidden());
+        }
+        Ok(())
+    }
+
+    fn alloc_event(&mut self) -> EventId {
+        let id = EventId(self.s.next_event);
+        self.s.next_event += 1;
+        id
+    }
+
+    /// An event enters the room. SRV-4/SRV-5: a state event cancels the scheduled delayed state
+    /// events of *other* senders for the same (type, state key); messages cancel nothing.
+    fn enter(
+        &mut self,
+        room: RoomId,
+        sender: UserId,
+        kind: EventKind,
+        content: Option<ContentId>,
+        event_id: EventId,
+    ) {
+        let now = self.s.now;
+        self.effects.push(RoomEvent { room, event_id, sender, kind, content, origin_server_ts: now });
+        let Some(key) = kind.state_key else { return };
+        if let (EventType::RtcMember, Some(content)) = (kind.event_type, content) {
+            let entry = crate::state::StateEntry { sender, content, event_id };
+            self.s.rooms[room.0 as usize].state.insert((kind.event_type, key), entry);
+        }
+        let doomed: Vec<DelayId> = self
+            .s
+            .ids()
+            .filter(|id| {
+                let d = &self.s.delayed[id.0 as usize];
+                let cancels = if self.cfg.is(Mutant::StateUpdateIgnored) {
+                    false
+                } else if self.cfg.is(Mutant::SameSenderCancels) {
+                    true
+                } else {
+                    d.owner != sender
+                };
+                d.is_scheduled() && d.room == room && d.kind == kind && cancels
+            })
+            .collect();
+        for id in doomed {
+            let error = MatrixError::cancelled_by_state_update();
+            self.finalise(id, Outcome::Cancel, Reason::Error, Some(error), None);
+        }
+    }
+
+    /// SRV-8: the only way out of `Scheduled`.
+    fn finalise(
+        &mut self,
+        id: DelayId,
+        outcome: Outcome,
+        reason: Reason,
+        error: Option<MatrixError>,
+        event_id: Option<EventId>,
+    ) {
+        self.s.finalise_seq += 1;
+        let f = Finalisation {
+            outcome,
+            reason,
+            error,
+            event_id,
+            ts: self.s.now,
+            seq: self.s.finalise_seq,
+            returned: false,
+        };
+        self.s.delayed[id.0 as usize].status = Status::Finalised(f);
+    }
+
+    /// SCH-6, MGT-6, lookups and sends: one fixed window per user and class.
+    fn take(&mut self, user: UserId, class: RateClass) -> Result<(), MatrixError> {
+        let Some(limit) = self.class_limit(class) else { return Ok(()) };
+        let now = self.s.now;
+        let w = &mut self.s.users[user.0 as usize].rate[class as usize];
+        if now >= w.start + limit.window_ms {
+            *w = crate::state::RateWindow { start: now, count: 0 };
+        }
+        if w.count >= limit.max {
+            return Err(MatrixError::limit_exceeded(w.start + limit.window_ms - now));
+        }
+        w.count += 1;
+        Ok(())
+    }
+
+    /// SRV-6 DECIDED: a delayed event firing uses up its owner's sending budget but is never
+    /// refused or deferred for it.
+    fn count_firing(&mut self, user: UserId) {
+        // An exhausted budget is deliberately ignored here (see `RateLimits::sending`).
+        let _ = self.take(user, RateClass::Sending);
+    }
+
+    fn class_limit(&self, class: RateClass) -> Option<crate::config::Window> {
+        let l = &self.cfg.rate_limits;
+        match class {
+            RateClass::Scheduling => l.scheduling,
+            RateClass::Management => l.management,
+            RateClass::Lookups => l.lookups,
+            RateClass::Sending => l.sending,
+        }
+    }
+}
+
+fn txn_reply(prev: TxnResult) -> Reply {
+    match prev {
+        TxnResult::Scheduled(id) => Reply::DelayId(id),
+        TxnResult::Sent(id) => Reply::EventId(id),
+    }
+}
