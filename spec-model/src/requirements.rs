@@ -29,8 +29,10 @@ pub fn catalogue() -> Vec<Requirement> {
 pub fn parse(text: &str) -> Vec<Requirement> {
     text.lines()
         .filter_map(|line| {
-            let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
-            let [id, level, text] = cells.as_slice() else { return None };
+            let line = line.trim().strip_prefix('|')?.strip_suffix('|')?;
+            // The text may itself hold `|` (`send|cancel`): split off two cells only.
+            let mut cells = line.splitn(3, '|').map(str::trim);
+            let (id, level, text) = (cells.next()?, cells.next()?, cells.next()?);
             let (prefix, num) = id.split_once('-')?;
             let well_formed = prefix.len() == 3
                 && prefix.chars().all(|c| c.is_ascii_uppercase())

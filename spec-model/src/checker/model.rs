@@ -148,23 +148,24 @@ impl DelayModel {
 
     /// The observation of `op` in `state` rendered as the server would answer it, with the
     /// records the step finalised (what a later lookup would show).
-    pub fn describe(&self, state: &CheckState, op: &Op) -> Option<serde_json::Value> {
-        let (post, observed) = step(&self.bounds.config, &state.spec, op)?;
+    pub fn describe(&self, state: &State, op: &Op) -> Option<(State, serde_json::Value)> {
+        let (post, observed) = step(&self.bounds.config, state, op)?;
         let finalised: Vec<serde_json::Value> = post
             .ids()
             .zip(&post.delayed)
-            .filter(|(id, _)| state.spec.record(*id).is_none_or(|d| d.is_scheduled()))
+            .filter(|(id, _)| state.record(*id).is_none_or(|d| d.is_scheduled()))
             .filter_map(|(id, d)| {
                 let f = d.finalisation()?;
                 Some(render::finalised_item(&FinalisedItem::of(id, d, f), self.bounds.config.prefix))
             })
             .collect();
-        Some(serde_json::json!({
+        let observation = serde_json::json!({
             "status": observed.reply.status(),
             "body": render::body(&self.bounds.config, &observed.reply),
             "finalised": finalised,
             "effects": observed.effects.iter().map(render::room_event).collect::<Vec<_>>(),
-        }))
+        });
+        Some((post, observation))
     }
 }
 
@@ -207,7 +208,7 @@ impl Model for DelayModel {
     }
 
     fn format_step(&self, s: &CheckState, op: Op) -> Option<String> {
-        self.describe(s, &op).map(|v| v.to_string())
+        self.describe(&s.spec, &op).map(|(_, v)| v.to_string())
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

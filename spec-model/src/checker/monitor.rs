@@ -24,6 +24,8 @@ pub struct Walk {
     pub moved: u32,
     pub pages: u8,
     pub changed: bool,
+    /// Sort key of the last item listed: the order holds across pages too (LST-1, LST-2).
+    pub last: Option<(u64, DelayId)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -257,10 +259,9 @@ impl Observation<'_> {
             Op::ListScheduled { user, from } => {
                 if let Reply::Scheduled { items, next_batch } = &self.step.reply {
                     let keys: Vec<(u64, DelayId)> = items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
-                    self.check(keys.windows(2).all(|w| w[0] < w[1]), V::ScheduledOrder);
                     let ids: Vec<DelayId> = items.iter().map(|i| i.delay_id).collect();
                     self.isolation(user, &ids);
-                    self.walk(ghost, SCHEDULED, user, from, &ids, next_batch.is_some());
+                    self.walk(ghost, SCHEDULED, user, from, &keys, next_batch.is_some());
                 }
             }
             Op::ListScheduledBare { user } => {
@@ -277,10 +278,9 @@ impl Observation<'_> {
             Op::ListFinalised { user, from } => {
                 if let Reply::Finalised { items, next_batch } = &self.step.reply {
                     let keys: Vec<(u64, DelayId)> = items.iter().map(|i| (i.origin_server_ts, i.delayed_event.delay_id)).collect();
-                    self.check(keys.windows(2).all(|w| w[0] > w[1]), V::FinalisedOrder);
                     let ids: Vec<DelayId> = items.iter().map(|i| i.delayed_event.delay_id).collect();
                     self.isolation(user, &ids);
-                    self.walk(ghost, FINALISED, user, from, &ids, next_batch.is_some());
+                    self.walk(ghost, FINALISED, user, from, &keys, next_batch.is_some());
                 }
             }
             Op::Sync { user, initial, include_finalised } => {
@@ -340,7 +340,9 @@ impl Observation<'_> {
         self.check(ok, V::Isolation);
     }
 
-    fn walk(&mut self, ghost: &mut Ghost, list: usize, user: UserId, from: From, page: &[DelayId], more: bool) {
+    /// One page of a walk: order across pages (LST-1, LST-2: key tokens make a walk monotone),
+    /// no repeats, no skips (LST-3, LST-7).
+    fn walk(&mut self, ghost: &mut Ghost, list: usize, user: UserId, from: From, page: &[(u64, DelayId)], more: bool) {
         let mut w = match from {
             From::Start => {
                 let stable = self.pre.delayed.iter().enumerate().filter(|(_, d)| {
@@ -350,9 +352,14 @@ impl Observation<'_> {
             }
             From::LastNextBatch => ghost.walks[user.0 as usize][list].unwrap_or_default(),
         };
-        for id in page {
-            self.check(w.seen & bit(*id) == 0 || w.moved & bit(*id) != 0, V::PaginationWalk);
-            w.seen |= bit(*id);
+        let (order, ascending) = if list == SCHEDULED { (V::ScheduledOrder, true) } else { (V::FinalisedOrder, false) };
+        for &(key, id) in page {
+            if let Some(prev) = w.last {
+                self.check(if ascending { (key, id) > prev } else { (key, id) < prev }, order);
+            }
+            w.last = Some((key, id));
+            self.check(w.seen & bit(id) == 0 || w.moved & bit(id) != 0, V::PaginationWalk);
+            w.seen |= bit(id);
         }
         w.pages = (w.pages + 1).min(2); // only "two pages or more" matters
         if more {

@@ -126,18 +126,16 @@ pub fn check(suite: &[Bounds], threads: usize) -> Report {
     Report { configs, verdicts }
 }
 
-/// The numbered steps of a discovery: each operation, then the server's answer.
+/// The numbered steps of a discovery: each operation, then the server's answer. Replayed on the
+/// raw specification (not the checker's canonical states), so ids are those a server would issue.
 pub fn describe_steps(d: &Discovery) -> Vec<(Op, serde_json::Value)> {
     let model = DelayModel::new(d.bounds.clone());
-    let mut state = model.init();
+    let mut state = model.init().spec;
     let mut steps = Vec::new();
     for op in &d.ops {
-        let observed = model.describe(&state, op).unwrap_or(serde_json::Value::Null);
+        let Some((next, observed)) = model.describe(&state, op) else { break };
         steps.push((*op, observed));
-        match model.next_state(&state, *op) {
-            Some(next) => state = next,
-            None => break,
-        }
+        state = next;
     }
     steps
 }
