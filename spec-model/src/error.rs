@@ -45,9 +45,7 @@ impl ErrCode {
     pub fn is_msc4140_code(self) -> bool {
         matches!(
             self,
-            ErrCode::MaxDelayExceeded
-                | ErrCode::MaxDelayedEventsExceeded
-                | ErrCode::CancelledByStateUpdate
+            ErrCode::MaxDelayExceeded | ErrCode::MaxDelayedEventsExceeded | ErrCode::CancelledByStateUpdate
         )
     }
 
@@ -59,9 +57,7 @@ impl ErrCode {
             ErrCode::LimitExceeded => "Too many requests.",
             ErrCode::Unknown => "The delayed event was already finalised differently.",
             ErrCode::MaxDelayExceeded => "The requested delay exceeds the allowed maximum.",
-            ErrCode::MaxDelayedEventsExceeded => {
-                "The maximum number of delayed events has been reached."
-            }
+            ErrCode::MaxDelayedEventsExceeded => "The maximum number of delayed events has been reached.",
             ErrCode::CancelledByStateUpdate => {
                 "The delayed event did not get sent because a different user updated the same state event."
             }

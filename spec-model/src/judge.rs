@@ -31,9 +31,8 @@ pub fn page_allowed(remaining: &[Keyed], page: &[Keyed], has_next: bool, strict:
         let keys_in_order = page.windows(2).all(|w| keys_ordered(remaining, w[0].0, w[1].0));
         a.sort();
         b.sort();
-        let boundary_tie = page.last().is_some_and(|last| {
-            remaining[page.len()..].iter().any(|r| r.0 == last.0)
-        });
+        let boundary_tie =
+            page.last().is_some_and(|last| remaining[page.len()..].iter().any(|r| r.0 == last.0));
         keys_in_order && (a == b || boundary_tie && same_multiset_of_keys(prefix, page))
     };
     let more_left = remaining.len() > page.len();

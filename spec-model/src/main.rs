@@ -8,7 +8,11 @@ use stateright::{Expectation, Model};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "spec-model", version, about = "The executable specification of MSC4140 and its model checker")]
+#[command(
+    name = "spec-model",
+    version,
+    about = "The executable specification of MSC4140 and its model checker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,13 @@ fn suite(names: &[String], mutant: Option<Mutant>) -> Result<Vec<Bounds>, String
     } else {
         names
             .iter()
-            .map(|n| Bounds::by_name(n).ok_or_else(|| format!("unknown configuration `{n}` (try lifecycle, pagination, sync, rate-limited, large)")))
+            .map(|n| {
+                Bounds::by_name(n).ok_or_else(|| {
+                    format!(
+                        "unknown configuration `{n}` (try lifecycle, pagination, sync, rate-limited, large)"
+                    )
+                })
+            })
             .collect::<Result<_, _>>()?
     };
     for b in &mut suite {
@@ -83,6 +93,10 @@ fn print_report(report: &Report) {
             Expectation::Sometimes => "sometimes",
             Expectation::Eventually => "eventually",
         };
+        if v.not_exercised(report.partial) {
+            println!("----  {kind:<10} {}  (not exercised by the configurations checked)", v.name);
+            continue;
+        }
         let verdict = if v.pass { "PASS" } else { "FAIL" };
         let note = match (&v.discovery, v.pass) {
             (Some(d), true) => format!("  (witness: {} steps in {})", d.ops.len(), d.config),
@@ -90,7 +104,8 @@ fn print_report(report: &Report) {
         };
         println!("{verdict}  {kind:<10} {}{note}", v.name);
         if let (false, Some(d)) = (v.pass, &v.discovery) {
-            let what = if matches!(v.expectation, Expectation::Sometimes) { "no witness" } else { "counterexample" };
+            let what =
+                if matches!(v.expectation, Expectation::Sometimes) { "no witness" } else { "counterexample" };
             println!("      {what} in configuration {}:", d.config);
             for (i, (op, observed)) in describe_steps(d).iter().enumerate() {
                 println!("      {:>3}. {}", i + 1, serde_json::to_string(op).unwrap_or_default());
@@ -100,8 +115,13 @@ fn print_report(report: &Report) {
             println!("      no witness in any configuration");
         }
     }
-    let failed = report.verdicts.iter().filter(|v| !v.pass).count();
-    println!("{} properties, {} passed, {} failed", report.verdicts.len(), report.verdicts.len() - failed, failed);
+    let failed = report.verdicts.iter().filter(|v| !v.pass && !v.not_exercised(report.partial)).count();
+    let skipped = report.verdicts.iter().filter(|v| v.not_exercised(report.partial)).count();
+    let passed = report.verdicts.len() - failed - skipped;
+    println!(
+        "{} properties, {passed} passed, {failed} failed, {skipped} not exercised",
+        report.verdicts.len()
+    );
 }
 
 fn run(cli: Cli) -> Result<bool, String> {
@@ -111,7 +131,12 @@ fn run(cli: Cli) -> Result<bool, String> {
             let suite = suite(&configs, mutant)?;
             let mut report = run::check(&suite, threads);
             // stateright keeps the last violating path it met, not the shortest: search again.
-            let failing: Vec<&'static str> = report.verdicts.iter().filter(|v| !v.pass).map(|v| v.name).collect();
+            let failing: Vec<&'static str> = report
+                .verdicts
+                .iter()
+                .filter(|v| !v.pass && !v.not_exercised(report.partial))
+                .map(|v| v.name)
+                .collect();
             for (name, d) in witness::shortest(&suite, failing) {
                 if let (Some(v), Some(d)) = (report.verdicts.iter_mut().find(|v| v.name == name), d) {
                     v.discovery = Some(d);
@@ -121,7 +146,8 @@ fn run(cli: Cli) -> Result<bool, String> {
             Ok(report.all_pass())
         }
         Command::Explore { bind, config } => {
-            let bounds = Bounds::by_name(&config).ok_or_else(|| format!("unknown configuration `{config}`"))?;
+            let bounds =
+                Bounds::by_name(&config).ok_or_else(|| format!("unknown configuration `{config}`"))?;
             println!("Explorer on http://{bind}/ (Ctrl-C to stop)");
             std::net::TcpListener::bind(&bind).map_err(|e| format!("cannot bind {bind}: {e}"))?;
             DelayModel::new(bounds).checker().serve(bind);

@@ -43,30 +43,72 @@ pub enum Op {
         txn: Option<TxnId>,
     },
     /// `POST /delayed_events/{delay_id}` with `{"action": ...}` (MGT-1).
-    Manage { user: UserId, delay: DelayRef, action: Action },
+    Manage {
+        user: UserId,
+        delay: DelayRef,
+        action: Action,
+    },
     /// An ordinary `PUT /rooms/{room}/send/m.room.message/{txn}`.
-    SendMessage { user: UserId, room: RoomId, content: ContentId, txn: TxnId },
+    SendMessage {
+        user: UserId,
+        room: RoomId,
+        content: ContentId,
+        txn: TxnId,
+    },
     /// An ordinary `PUT /rooms/{room}/state/{type}/{key}` (SRV-4, SRV-5).
-    SendState { user: UserId, room: RoomId, kind: EventKind, content: ContentId },
+    SendState {
+        user: UserId,
+        room: RoomId,
+        kind: EventKind,
+        content: ContentId,
+    },
     /// A new `m.room.power_levels` event.
-    SetPower { user: UserId, room: RoomId, change: PowerChange },
-    Join { user: UserId, room: RoomId },
-    Leave { user: UserId, room: RoomId },
+    SetPower {
+        user: UserId,
+        room: RoomId,
+        change: PowerChange,
+    },
+    Join {
+        user: UserId,
+        room: RoomId,
+    },
+    Leave {
+        user: UserId,
+        room: RoomId,
+    },
     /// `GET /delayed_events/scheduled` (LST-1, LST-3).
-    ListScheduled { user: UserId, from: From },
+    ListScheduled {
+        user: UserId,
+        from: From,
+    },
     /// The bare unstable `GET .../delayed_events` (LST-6): every scheduled event, one page.
-    ListScheduledBare { user: UserId },
+    ListScheduledBare {
+        user: UserId,
+    },
     /// `GET /delayed_events/finalised` (LST-2, LST-3).
-    ListFinalised { user: UserId, from: From },
+    ListFinalised {
+        user: UserId,
+        from: From,
+    },
     /// `GET /sync` (PSH-1, PSH-2); `since` is the user's last `next_batch` unless `initial`;
     /// `include_finalised: false` is a filter with `"finalised_events": false`.
-    Sync { user: UserId, initial: bool, include_finalised: bool },
+    Sync {
+        user: UserId,
+        initial: bool,
+        include_finalised: bool,
+    },
     /// Time passes by `ms`.
-    Advance { ms: u64 },
+    Advance {
+        ms: u64,
+    },
     /// Server step: the timer of a due delayed event fires (SRV-1, SRV-2, SRV-3).
-    Fire { delay: DelayId },
+    Fire {
+        delay: DelayId,
+    },
     /// Server step: a finalised record that was returned is discarded (LST-5, PSH-3).
-    Discard { delay: DelayId },
+    Discard {
+        delay: DelayId,
+    },
     /// Checker step: clients stop; from now on only time passes and timers fire (liveness phase).
     Drain,
 }

@@ -81,9 +81,7 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
     let unstable = cfg.prefix == Prefix::Unstable;
     let delayed = if unstable { "/unstable/org.matrix.msc4140/delayed_events" } else { "/v1/delayed_events" };
     let delay_key = if unstable { "org.matrix.msc4140.delay" } else { "delay" };
-    let req = |user: &dyn std::fmt::Display, method: &str, path: String, query: Value, body: Value| {
-        json!({ "as": user.to_string(), "method": method, "path": path, "query": query, "body": body })
-    };
+    let req = |user: &dyn std::fmt::Display, method: &str, path: String, query: Value, body: Value| json!({ "as": user.to_string(), "method": method, "path": path, "query": query, "body": body });
     let delay_value = |d: DelayParam| match d {
         DelayParam::Ms(ms) => json!(ms.to_string()),
         DelayParam::NotAnInteger => json!("1.5"),
@@ -113,7 +111,13 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
         }
         Op::SendState { user, room, kind, content: c } => {
             let key = kind.state_key.map(|k| k.to_string()).unwrap_or_default();
-            req(&user, "PUT", format!("/v3/rooms/{room}/state/{}/{key}", kind.event_type.as_str()), json!({}), content(c))
+            req(
+                &user,
+                "PUT",
+                format!("/v3/rooms/{room}/state/{}/{key}", kind.event_type.as_str()),
+                json!({}),
+                content(c),
+            )
         }
         Op::SetPower { user, room, change } => req(
             &user,
@@ -123,7 +127,9 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
             json!({ "change": change }),
         ),
         Op::Join { user, room } => req(&user, "POST", format!("/v3/rooms/{room}/join"), json!({}), json!({})),
-        Op::Leave { user, room } => req(&user, "POST", format!("/v3/rooms/{room}/leave"), json!({}), json!({})),
+        Op::Leave { user, room } => {
+            req(&user, "POST", format!("/v3/rooms/{room}/leave"), json!({}), json!({}))
+        }
         Op::ListScheduled { user, from: f } => {
             req(&user, "GET", format!("{delayed}/scheduled"), from(f), Value::Null)
         }
@@ -175,11 +181,9 @@ pub fn body(cfg: &Config, reply: &Reply) -> Value {
         Reply::BareScheduled(items) => {
             json!({ "delayed_events": items.iter().map(scheduled_item).collect::<Vec<_>>() })
         }
-        Reply::Finalised { items, next_batch } => with_next(
-            "finalised",
-            items.iter().map(|i| finalised_item(i, prefix)).collect(),
-            next_batch,
-        ),
+        Reply::Finalised { items, next_batch } => {
+            with_next("finalised", items.iter().map(|i| finalised_item(i, prefix)).collect(), next_batch)
+        }
         Reply::Sync { finalised, next_batch } => {
             let mut m = Map::new();
             m.insert("next_batch".into(), json!(format!("s{next_batch}")));

@@ -67,13 +67,22 @@ pub enum Reply {
     Joined(RoomId),
     Error(MatrixError),
     /// LST-1, LST-3.
-    Scheduled { items: Vec<ScheduledItem>, next_batch: Option<Cursor> },
+    Scheduled {
+        items: Vec<ScheduledItem>,
+        next_batch: Option<Cursor>,
+    },
     /// LST-6: `{"delayed_events": [...]}`.
     BareScheduled(Vec<ScheduledItem>),
     /// LST-2, LST-3.
-    Finalised { items: Vec<FinalisedItem>, next_batch: Option<Cursor> },
+    Finalised {
+        items: Vec<FinalisedItem>,
+        next_batch: Option<Cursor>,
+    },
     /// PSH-1: `finalised` is `None` when the key is absent.
-    Sync { finalised: Option<Vec<FinalisedItem>>, next_batch: u16 },
+    Sync {
+        finalised: Option<Vec<FinalisedItem>>,
+        next_batch: u16,
+    },
     /// A server step, which answers nobody.
     Internal,
 }

@@ -48,11 +48,7 @@ pub fn parse(text: &str) -> Vec<Requirement> {
 
 /// The ids that concern semantics: everything but `SURFACE_ONLY`.
 pub fn semantic_ids() -> Vec<String> {
-    catalogue()
-        .into_iter()
-        .map(|r| r.id)
-        .filter(|id| !SURFACE_ONLY.iter().any(|(s, _)| s == id))
-        .collect()
+    catalogue().into_iter().map(|r| r.id).filter(|id| !SURFACE_ONLY.iter().any(|(s, _)| s == id)).collect()
 }
 
 #[cfg(test)]

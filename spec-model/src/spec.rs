@@ -12,8 +12,7 @@ use crate::op::{DelayParam, DelayRef, From, Op};
 use crate::reply::{FinalisedItem, Reply, RoomEvent, ScheduledItem, Step};
 use crate::state::{Cursor, Finalisation, Phase, RateClass, State, Status, TxnResult};
 use crate::types::{
-    Action, ContentId, DelayId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey,
-    UserId,
+    Action, ContentId, DelayId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey, UserId,
 };
 
 /// Apply `op` to `state` under `cfg`.
@@ -109,9 +108,7 @@ impl Transition<'_> {
             Op::ListScheduled { user, from } => self.list_scheduled(user, from)?,
             Op::ListScheduledBare { user } => self.list_scheduled_bare(user),
             Op::ListFinalised { user, from } => self.list_finalised(user, from)?,
-            Op::Sync { user, initial, include_finalised } => {
-                self.sync(user, initial, include_finalised)?
-            }
+            Op::Sync { user, initial, include_finalised } => self.sync(user, initial, include_finalised)?,
             Op::Advance { ms } => {
                 self.advance(ms)?;
                 Ok(Reply::Internal)
@@ -180,9 +177,7 @@ impl Transition<'_> {
             }
         }
         // The model's id space is finite; running out is the outstanding limit of last resort.
-        let id = DelayId(
-            u16::try_from(self.s.delayed.len()).map_err(|_| MatrixError::max_delayed_events())?,
-        );
+        let id = DelayId(u16::try_from(self.s.delayed.len()).map_err(|_| MatrixError::max_delayed_events())?);
         self.s.delayed.push(crate::state::Delayed {
             owner: user,
             room,
@@ -253,9 +248,7 @@ impl Transition<'_> {
                 Ok(Reply::Empty)
             }
             (Action::Cancel, Outcome::Cancel) => Ok(Reply::Empty),
-            (Action::Cancel, Outcome::Send) if self.cfg.is(Mutant::CancelSentSucceeds) => {
-                Ok(Reply::Empty)
-            }
+            (Action::Cancel, Outcome::Send) if self.cfg.is(Mutant::CancelSentSucceeds) => Ok(Reply::Empty),
             (Action::Restart, _) if self.cfg.is(Mutant::RestartFinalised) => {
                 let d = &mut self.s.delayed[id.0 as usize];
                 d.status = Status::Scheduled;
@@ -389,8 +382,7 @@ impl Transition<'_> {
         let sorted = self.scheduled_sorted(user);
         let (ids, next_batch) = self.page(&sorted, cursor, false);
         self.s.users[user.0 as usize].scheduled_cursor = next_batch;
-        let items =
-            ids.into_iter().map(|id| ScheduledItem::of(id, &self.s.delayed[id.0 as usize])).collect();
+        let items = ids.into_iter().map(|id| ScheduledItem::of(id, &self.s.delayed[id.0 as usize])).collect();
         Some(Ok(Reply::Scheduled { items, next_batch }))
     }
 
@@ -456,8 +448,11 @@ impl Transition<'_> {
     /// Time may pass only while every scheduled event stays within its lateness bound (SRV-9).
     fn advance(&mut self, ms: u64) -> Option<()> {
         let until = self.s.now.checked_add(ms)?;
-        let blocked =
-            self.s.delayed.iter().any(|d| d.is_scheduled() && until > d.due() + self.cfg.lateness_ms);
+        let blocked = self
+            .s
+            .delayed
+            .iter()
+            .any(|d| d.is_scheduled() && until > d.due().saturating_add(self.cfg.lateness_ms));
         if ms == 0 || blocked || (self.s.phase == Phase::Drain && !self.any_scheduled()) {
             return None;
         }
@@ -622,11 +617,11 @@ impl Transition<'_> {
         let Some(limit) = self.class_limit(class) else { return Ok(()) };
         let now = self.s.now;
         let w = &mut self.s.users[user.0 as usize].rate[class as usize];
-        if now >= w.start + limit.window_ms {
+        if now >= w.start.saturating_add(limit.window_ms) {
             *w = crate::state::RateWindow { start: now, count: 0 };
         }
         if w.count >= limit.max {
-            return Err(MatrixError::limit_exceeded(w.start + limit.window_ms - now));
+            return Err(MatrixError::limit_exceeded(w.start.saturating_add(limit.window_ms) - now));
         }
         w.count += 1;
         Ok(())

@@ -6,8 +6,7 @@
 use crate::error::MatrixError;
 use crate::power::PowerLevels;
 use crate::types::{
-    ContentId, DelayId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey, TxnId,
-    UserId,
+    ContentId, DelayId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey, TxnId, UserId,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -66,7 +65,7 @@ pub struct Delayed {
 impl Delayed {
     /// SRV-1: the earliest time the timer may send it.
     pub fn due(&self) -> u64 {
-        self.running_since + self.delay_ms
+        self.running_since.saturating_add(self.delay_ms)
     }
     pub fn is_scheduled(&self) -> bool {
         self.status == Status::Scheduled

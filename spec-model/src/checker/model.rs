@@ -64,13 +64,27 @@ impl DelayModel {
                 let delay = DelayParam::Ms(ms as i64);
                 let (kind, content) = (EventKind::message(), DELAYED_CONTENT);
                 if f.messages {
-                    ops.push(Op::Schedule { user: ADMIN, room: ROOM, kind, content, delay, txn: Some(TxnId(0)) });
+                    ops.push(Op::Schedule {
+                        user: ADMIN,
+                        room: ROOM,
+                        kind,
+                        content,
+                        delay,
+                        txn: Some(TxnId(0)),
+                    });
                 }
                 // Other users need only one delay: what matters is that their events exist.
                 let last = Some(&ms) == b.delays.last();
                 for user in (0..b.users).map(UserId).filter(|u| *u == ADMIN || last) {
                     for k in 0..b.slots {
-                        ops.push(Op::Schedule { user, room: ROOM, kind: self.slot(k), content, delay, txn: None });
+                        ops.push(Op::Schedule {
+                            user,
+                            room: ROOM,
+                            kind: self.slot(k),
+                            content,
+                            delay,
+                            txn: None,
+                        });
                     }
                 }
             }
@@ -86,7 +100,14 @@ impl DelayModel {
         if f.refusals {
             let max = b.config.max_delay_ms.unwrap_or(u32::MAX as u64) as i64;
             for delay in [DelayParam::Ms(0), DelayParam::Ms(max + 1)] {
-                ops.push(Op::Schedule { user: ADMIN, room: ROOM, kind: self.slot(0), content: DELAYED_CONTENT, delay, txn: None });
+                ops.push(Op::Schedule {
+                    user: ADMIN,
+                    room: ROOM,
+                    kind: self.slot(0),
+                    content: DELAYED_CONTENT,
+                    delay,
+                    txn: None,
+                });
             }
             ops.push(Op::Manage { user: ADMIN, delay: DelayRef::NeverIssued, action: Action::Send });
             if let Some(d0) = s.delayed.first() {
@@ -99,7 +120,12 @@ impl DelayModel {
         if f.ordinary_sends {
             for user in (0..b.users).map(UserId) {
                 for k in 0..b.slots {
-                    ops.push(Op::SendState { user, room: ROOM, kind: self.slot(k), content: ORDINARY_CONTENT });
+                    ops.push(Op::SendState {
+                        user,
+                        room: ROOM,
+                        kind: self.slot(k),
+                        content: ORDINARY_CONTENT,
+                    });
                 }
             }
             ops.push(Op::SendMessage { user: ADMIN, room: ROOM, content: ORDINARY_CONTENT, txn: TxnId(2) });
@@ -117,16 +143,15 @@ impl DelayModel {
             });
         }
         if f.lookups {
-            for user in [ADMIN] {
-                let u = &s.users[user.0 as usize];
-                ops.push(Op::ListScheduled { user, from: From::Start });
-                if u.scheduled_cursor.is_some() {
-                    ops.push(Op::ListScheduled { user, from: From::LastNextBatch });
-                }
-                ops.push(Op::ListFinalised { user, from: From::Start });
-                if u.finalised_cursor.is_some() {
-                    ops.push(Op::ListFinalised { user, from: From::LastNextBatch });
-                }
+            // One user looks up; the others' events must stay invisible to it (LST-4).
+            let (user, u) = (ADMIN, &s.users[ADMIN.0 as usize]);
+            ops.push(Op::ListScheduled { user, from: From::Start });
+            if u.scheduled_cursor.is_some() {
+                ops.push(Op::ListScheduled { user, from: From::LastNextBatch });
+            }
+            ops.push(Op::ListFinalised { user, from: From::Start });
+            if u.finalised_cursor.is_some() {
+                ops.push(Op::ListFinalised { user, from: From::LastNextBatch });
             }
             ops.push(Op::ListScheduledBare { user: ADMIN });
         }
@@ -203,7 +228,9 @@ impl Model for DelayModel {
         let (post, observed) = step(&self.bounds.config, &s.spec, &op)?;
         let mut ghost = observe(&self.bounds.config, &s.spec, &op, &observed, &post, &s.ghost);
         let post = canonical(post, self.bounds.observes_history());
-        ghost.echo = post == s.spec && Ghost { last: 0, echo: false, ..ghost.clone() } == Ghost { last: 0, echo: false, ..s.ghost.clone() };
+        ghost.echo = post == s.spec
+            && Ghost { last: 0, echo: false, ..ghost.clone() }
+                == Ghost { last: 0, echo: false, ..s.ghost.clone() };
         Some(CheckState { spec: post, ghost })
     }
 

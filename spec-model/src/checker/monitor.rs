@@ -51,8 +51,9 @@ fn bit(id: DelayId) -> u32 {
 }
 
 fn allowed_now(s: &State, d: &Delayed) -> bool {
-    let room = &s.rooms[d.room.0 as usize];
-    room.members.contains(&d.owner) && room.power.allows(d.owner, d.kind)
+    s.rooms
+        .get(d.room.0 as usize)
+        .is_some_and(|room| room.members.contains(&d.owner) && room.power.allows(d.owner, d.kind))
 }
 
 struct Observation<'a> {
@@ -126,7 +127,8 @@ impl Observation<'_> {
             // Walks in progress lose the events that moved or left (LST-7).
             for walks in ghost.walks.iter_mut() {
                 if let Some(w) = &mut walks[SCHEDULED] {
-                    let moved = before.is_scheduled() && (!after.is_scheduled() || after.due() != before.due());
+                    let moved =
+                        before.is_scheduled() && (!after.is_scheduled() || after.due() != before.due());
                     if moved {
                         w.stable &= !bit(id);
                         w.moved |= bit(id);
@@ -145,7 +147,11 @@ impl Observation<'_> {
             if let Some(d) = self.pre.record(delay) {
                 // SRV-1 and SRV-2, judged on the pre-state.
                 self.check(self.pre.now >= d.due(), V::NeverEarly);
-                let sent = self.post.record(delay).and_then(|a| a.finalisation()).is_some_and(|f| f.event_id.is_some());
+                let sent = self
+                    .post
+                    .record(delay)
+                    .and_then(|a| a.finalisation())
+                    .is_some_and(|f| f.event_id.is_some());
                 self.check(sent == allowed_now(self.pre, d), V::CheckedAtSend);
             }
         }
@@ -173,7 +179,11 @@ impl Observation<'_> {
                     self.saw(W::FiredStateCancelsOther);
                 }
                 // SRV-5: explained only by a state event of another sender for the same slot.
-                let explained = self.step.effects.iter().any(|e| e.room == d.room && e.kind == d.kind && e.sender != d.owner);
+                let explained = self
+                    .step
+                    .effects
+                    .iter()
+                    .any(|e| e.room == d.room && e.kind == d.kind && e.sender != d.owner);
                 self.check(explained, V::OnlyOtherSenderCancels);
             }
             Some(ErrCode::Forbidden) if f.reason == Reason::Error => self.saw(W::FailedAtSendTime),
@@ -191,15 +201,19 @@ impl Observation<'_> {
             });
             match source {
                 Some((_, d)) => {
-                    let same = e.sender == d.owner && e.kind == d.kind && e.room == d.room && e.content == Some(d.content);
+                    let same = e.sender == d.owner
+                        && e.kind == d.kind
+                        && e.room == d.room
+                        && e.content == Some(d.content);
                     self.check(same, V::ContentUnchanged);
                 }
                 None => self.check(!delayed_op, V::ExactlyOnce),
             }
             if e.kind.is_state() {
-                let survivor = self.post.delayed.iter().any(|d| {
-                    d.is_scheduled() && d.room == e.room && d.kind == e.kind && d.owner != e.sender
-                });
+                let survivor =
+                    self.post.delayed.iter().any(|d| {
+                        d.is_scheduled() && d.room == e.room && d.kind == e.kind && d.owner != e.sender
+                    });
                 self.check(!survivor, V::OtherSenderCancels);
             }
         }
@@ -207,7 +221,8 @@ impl Observation<'_> {
 
     fn limits(&mut self) {
         if let Some(max) = self.cfg.max_outstanding_per_user {
-            let ok = (0..self.post.users.len()).all(|u| self.post.scheduled_count(UserId(u as u8)) <= max as usize);
+            let ok = (0..self.post.users.len())
+                .all(|u| self.post.scheduled_count(UserId(u as u8)) <= max as usize);
             self.check(ok, V::OutstandingLimit);
         }
         if let Some(max) = self.cfg.max_delay_ms {
@@ -241,9 +256,12 @@ impl Observation<'_> {
                     self.saw(W::SendingRateLimited);
                 }
                 if self.step.reply.error().is_none() {
-                    let kept = self.pre.delayed.iter().zip(&self.post.delayed).any(|(a, b)| {
-                        a.is_scheduled() && b.is_scheduled() && a.owner == user
-                    });
+                    let kept = self
+                        .pre
+                        .delayed
+                        .iter()
+                        .zip(&self.post.delayed)
+                        .any(|(a, b)| a.is_scheduled() && b.is_scheduled() && a.owner == user);
                     let same_slot_kept = self.pre.delayed.iter().zip(&self.post.delayed).any(|(a, b)| {
                         a.is_scheduled() && b.is_scheduled() && a.owner == user
                             && matches!(self.op, Op::SendState { kind, room, .. } if *kind == a.kind && *room == a.room)
@@ -258,7 +276,8 @@ impl Observation<'_> {
             }
             Op::ListScheduled { user, from } => {
                 if let Reply::Scheduled { items, next_batch } = &self.step.reply {
-                    let keys: Vec<(u64, DelayId)> = items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
+                    let keys: Vec<(u64, DelayId)> =
+                        items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
                     let ids: Vec<DelayId> = items.iter().map(|i| i.delay_id).collect();
                     self.isolation(user, &ids);
                     self.walk(ghost, SCHEDULED, user, from, &keys, next_batch.is_some());
@@ -266,7 +285,8 @@ impl Observation<'_> {
             }
             Op::ListScheduledBare { user } => {
                 if let Reply::BareScheduled(items) = &self.step.reply {
-                    let keys: Vec<(u64, DelayId)> = items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
+                    let keys: Vec<(u64, DelayId)> =
+                        items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
                     self.check(keys.windows(2).all(|w| w[0] < w[1]), V::ScheduledOrder);
                     let ids: Vec<DelayId> = items.iter().map(|i| i.delay_id).collect();
                     self.isolation(user, &ids);
@@ -277,7 +297,8 @@ impl Observation<'_> {
             }
             Op::ListFinalised { user, from } => {
                 if let Reply::Finalised { items, next_batch } = &self.step.reply {
-                    let keys: Vec<(u64, DelayId)> = items.iter().map(|i| (i.origin_server_ts, i.delayed_event.delay_id)).collect();
+                    let keys: Vec<(u64, DelayId)> =
+                        items.iter().map(|i| (i.origin_server_ts, i.delayed_event.delay_id)).collect();
                     let ids: Vec<DelayId> = items.iter().map(|i| i.delayed_event.delay_id).collect();
                     self.isolation(user, &ids);
                     self.walk(ghost, FINALISED, user, from, &keys, next_batch.is_some());
@@ -299,7 +320,9 @@ impl Observation<'_> {
             Some(ErrCode::NotFound) => match delay {
                 DelayRef::NeverIssued => self.saw(W::UnknownId),
                 DelayRef::Issued(id) if !self.owned_by(user, id) => self.saw(W::OthersId),
-                DelayRef::Issued(id) if self.pre.record(id).is_some_and(|d| d.status == Status::Discarded) => {
+                DelayRef::Issued(id)
+                    if self.pre.record(id).is_some_and(|d| d.status == Status::Discarded) =>
+                {
                     self.saw(W::GoneAfterDiscard)
                 }
                 DelayRef::Issued(_) => {}
@@ -314,7 +337,10 @@ impl Observation<'_> {
         match before.status {
             Status::Finalised(f) => {
                 // MGT-8.
-                let matching = matches!((action, f.outcome), (Action::Send, Outcome::Send) | (Action::Cancel, Outcome::Cancel));
+                let matching = matches!(
+                    (action, f.outcome),
+                    (Action::Send, Outcome::Send) | (Action::Cancel, Outcome::Cancel)
+                );
                 let answered = if matching {
                     self.step.reply == Reply::Empty
                 } else {
@@ -342,17 +368,27 @@ impl Observation<'_> {
 
     /// One page of a walk: order across pages (LST-1, LST-2: key tokens make a walk monotone),
     /// no repeats, no skips (LST-3, LST-7).
-    fn walk(&mut self, ghost: &mut Ghost, list: usize, user: UserId, from: From, page: &[(u64, DelayId)], more: bool) {
+    fn walk(
+        &mut self,
+        ghost: &mut Ghost,
+        list: usize,
+        user: UserId,
+        from: From,
+        page: &[(u64, DelayId)],
+        more: bool,
+    ) {
         let mut w = match from {
             From::Start => {
                 let stable = self.pre.delayed.iter().enumerate().filter(|(_, d)| {
-                    d.owner == user && if list == SCHEDULED { d.is_scheduled() } else { d.finalisation().is_some() }
+                    d.owner == user
+                        && if list == SCHEDULED { d.is_scheduled() } else { d.finalisation().is_some() }
                 });
                 Walk { stable: stable.fold(0, |acc, (i, _)| acc | bit(DelayId(i as u16))), ..Walk::default() }
             }
             From::LastNextBatch => ghost.walks[user.0 as usize][list].unwrap_or_default(),
         };
-        let (order, ascending) = if list == SCHEDULED { (V::ScheduledOrder, true) } else { (V::FinalisedOrder, false) };
+        let (order, ascending) =
+            if list == SCHEDULED { (V::ScheduledOrder, true) } else { (V::FinalisedOrder, false) };
         for &(key, id) in page {
             if let Some(prev) = w.last {
                 self.check(if ascending { (key, id) > prev } else { (key, id) < prev }, order);
@@ -376,7 +412,13 @@ impl Observation<'_> {
         }
     }
 
-    fn sync(&mut self, user: UserId, initial: bool, include: bool, got: Option<&[crate::reply::FinalisedItem]>) {
+    fn sync(
+        &mut self,
+        user: UserId,
+        initial: bool,
+        include: bool,
+        got: Option<&[crate::reply::FinalisedItem]>,
+    ) {
         let since = if initial { 0 } else { self.pre.users[user.0 as usize].sync_since.unwrap_or(0) };
         let mut expected: Vec<DelayId> = self
             .pre
@@ -387,11 +429,12 @@ impl Observation<'_> {
             .map(|(i, _)| DelayId(i as u16))
             .collect();
         expected.sort();
-        let mut ids: Vec<DelayId> = got.unwrap_or_default().iter().map(|i| i.delayed_event.delay_id).collect();
+        let mut ids: Vec<DelayId> =
+            got.unwrap_or_default().iter().map(|i| i.delayed_event.delay_id).collect();
         self.isolation(user, &ids);
         ids.sort();
         if include {
-            self.check(ids == expected && (got.is_some() == !expected.is_empty()), V::SyncSince);
+            self.check(ids == expected && (got.is_some() != expected.is_empty()), V::SyncSince);
             if !ids.is_empty() {
                 self.saw(W::SyncFinalised);
             }

@@ -9,9 +9,9 @@ use super::bounds::Bounds;
 use super::model::DelayModel;
 use super::properties::Witness;
 use super::run::{describe_steps, explore, Discovery};
+use crate::render;
 use serde_json::{json, Value};
 use stateright::{Checker, HasDiscoveries, Model};
-use crate::render;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// For every `sometimes` property, its shortest witness in the first configuration of `suite`
@@ -27,8 +27,7 @@ pub fn shortest(
     suite: &[Bounds],
     names: impl IntoIterator<Item = &'static str>,
 ) -> BTreeMap<&'static str, Option<Discovery>> {
-    let mut found: BTreeMap<&'static str, Option<Discovery>> =
-        names.into_iter().map(|n| (n, None)).collect();
+    let mut found: BTreeMap<&'static str, Option<Discovery>> = names.into_iter().map(|n| (n, None)).collect();
     for bounds in suite {
         let missing: BTreeSet<&'static str> =
             found.iter().filter(|(_, d)| d.is_none()).map(|(n, _)| *n).collect();
@@ -36,8 +35,11 @@ pub fn shortest(
             break;
         }
         let (_, all) = explore(bounds, 1, Some(missing.clone()), true);
-        let mut wanted: BTreeSet<&'static str> =
-            all.into_iter().filter(|(n, _, d)| d.is_some() && missing.contains(n)).map(|(n, _, _)| n).collect();
+        let mut wanted: BTreeSet<&'static str> = all
+            .into_iter()
+            .filter(|(n, _, d)| d.is_some() && missing.contains(n))
+            .map(|(n, _, _)| n)
+            .collect();
         for depth in 2.. {
             if wanted.is_empty() {
                 break;

@@ -371,7 +371,10 @@ fn own_state_updates_and_messages_cancel_nothing() {
 #[test]
 fn firing_uses_the_sending_budget_but_is_never_refused() {
     let cfg = Config {
-        rate_limits: RateLimits { sending: Some(Window { max: 1, window_ms: 1000 }), ..RateLimits::default() },
+        rate_limits: RateLimits {
+            sending: Some(Window { max: 1, window_ms: 1000 }),
+            ..RateLimits::default()
+        },
         ..Config::reference()
     };
     let mut w = World::with(cfg);
@@ -588,4 +591,16 @@ fn unstable_requests_and_errors_use_the_unstable_names() {
         assert_eq!(body["errcode"], "M_UNKNOWN");
         assert!(body["org.matrix.msc4140.errcode"].as_str().is_some_and(|c| c.starts_with("M_MAX_DELAY")));
     }
+}
+
+// covers: SCH-5 SRV-1
+#[test]
+fn without_a_maximum_huge_delays_are_accepted_and_never_overflow() {
+    let mut w = World::with(Config { max_delay_ms: None, ..Config::reference() });
+    let id = w.schedule(ADMIN, slot(0), i64::MAX);
+    w.run(Op::Advance { ms: 1 << 40 });
+    w.manage(ADMIN, id, Action::Restart);
+    assert!(w.try_run(Op::Fire { delay: id }).is_none(), "due in 2^63 ms, not now");
+    assert!(w.try_run(Op::Advance { ms: u64::MAX }).is_none(), "the clock cannot wrap");
+    assert!(w.is_scheduled(id));
 }
