@@ -22,7 +22,8 @@ pub fn page_allowed(remaining: &[Keyed], page: &[Keyed], has_next: bool, strict:
         return false;
     }
     let prefix = &remaining[..page.len()];
-    let same_items = if strict {
+    let listed = page.iter().all(|k| remaining.contains(k));
+    let same_items = listed && if strict {
         prefix == page
     } else {
         // Any tie order: the page must hold the first items by key, keys in order.
@@ -101,6 +102,7 @@ mod tests {
         // A tie at the page boundary: either tied item may end the page.
         assert!(page_allowed(&remaining, &[k(5, 1)], true, false));
         assert!(!page_allowed(&remaining, &[k(6, 2)], true, false));
+        assert!(!page_allowed(&remaining, &[k(5, 9)], true, false), "an id not in the list, tied key");
     }
 
     // covers: LST-5 PSH-3
