@@ -21,9 +21,11 @@ pub fn page_allowed(remaining: &[Keyed], page: &[Keyed], has_next: bool, strict:
     if page.len() > remaining.len() || (page.is_empty() && !remaining.is_empty()) {
         return false;
     }
+    if !page.iter().all(|k| remaining.contains(k)) {
+        return false; // an item that is not in the list at all
+    }
     let prefix = &remaining[..page.len()];
-    let listed = page.iter().all(|k| remaining.contains(k));
-    let same_items = listed && if strict {
+    let same_items = if strict {
         prefix == page
     } else {
         // Any tie order: the page must hold the first items by key, keys in order.
