@@ -63,9 +63,6 @@ impl Report {
     pub fn all_pass(&self) -> bool {
         self.verdicts.iter().all(|v| v.pass || v.not_exercised(self.partial))
     }
-    pub fn verdict(&self, name: &str) -> Option<&PropertyVerdict> {
-        self.verdicts.iter().find(|v| v.name == name)
-    }
 }
 
 /// Exhaustive BFS of one configuration; `stop_at` ends the search early once any (or, with
