@@ -50,6 +50,11 @@ fn bit(id: DelayId) -> u32 {
     1u32.checked_shl(id.0 as u32).unwrap_or(0)
 }
 
+/// LST-1 sort keys of listed scheduled items: (due time, delay id), saturating like `Delayed::due`.
+fn scheduled_keys(items: &[crate::reply::ScheduledItem]) -> Vec<(u64, DelayId)> {
+    items.iter().map(|i| (i.running_since.saturating_add(i.delay_ms), i.delay_id)).collect()
+}
+
 fn allowed_now(s: &State, d: &Delayed) -> bool {
     s.rooms
         .get(d.room.0 as usize)
@@ -276,8 +281,7 @@ impl Observation<'_> {
             }
             Op::ListScheduled { user, from } => {
                 if let Reply::Scheduled { items, next_batch } = &self.step.reply {
-                    let keys: Vec<(u64, DelayId)> =
-                        items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
+                    let keys: Vec<(u64, DelayId)> = scheduled_keys(items);
                     let ids: Vec<DelayId> = items.iter().map(|i| i.delay_id).collect();
                     self.isolation(user, &ids);
                     self.walk(ghost, SCHEDULED, user, from, &keys, next_batch.is_some());
@@ -285,8 +289,7 @@ impl Observation<'_> {
             }
             Op::ListScheduledBare { user } => {
                 if let Reply::BareScheduled(items) = &self.step.reply {
-                    let keys: Vec<(u64, DelayId)> =
-                        items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
+                    let keys: Vec<(u64, DelayId)> = scheduled_keys(items);
                     self.check(keys.windows(2).all(|w| w[0] < w[1]), V::ScheduledOrder);
                     let ids: Vec<DelayId> = items.iter().map(|i| i.delay_id).collect();
                     self.isolation(user, &ids);
