@@ -228,9 +228,7 @@ impl Model for DelayModel {
         let (post, observed) = step(&self.bounds.config, &s.spec, &op)?;
         let mut ghost = observe(&self.bounds.config, &s.spec, &op, &observed, &post, &s.ghost);
         let post = canonical(post, self.bounds.observes_history());
-        ghost.echo = post == s.spec
-            && Ghost { last: 0, echo: false, ..ghost.clone() }
-                == Ghost { last: 0, echo: false, ..s.ghost.clone() };
+        ghost.echo = post == s.spec && ghost.same_history(&s.ghost);
         Some(CheckState { spec: post, ghost })
     }
 

@@ -43,6 +43,17 @@ pub struct Ghost {
     pub walks: Vec<[Option<Walk>; 2]>,
 }
 
+impl Ghost {
+    /// Equal but for what the last step witnessed (`last`, `echo`): compared without cloning, as
+    /// it runs on every step the checker takes.
+    pub fn same_history(&self, other: &Ghost) -> bool {
+        let Ghost { last: _, echo: _, violations, unpermitted_at_schedule, walks } = self;
+        *violations == other.violations
+            && *unpermitted_at_schedule == other.unpermitted_at_schedule
+            && *walks == other.walks
+    }
+}
+
 const SCHEDULED: usize = 0;
 const FINALISED: usize = 1;
 
