@@ -1,0 +1,228 @@
+//! Server settings: defaults, an optional TOML file, and command-line flags on top (flags win).
+//! The defaults follow the MSC's recommendations (LST-5: 7 days, 1000 per user, page size 10;
+//! SCH-8: a maximum delay well under a month) and leave room for a heartbeat every few seconds.
+
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// One fixed rate-limit window: at most `max` requests per `window_ms`, per user (SEC-3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub max: u32,
+    pub window_ms: u64,
+}
+
+impl std::str::FromStr for Window {
+    type Err = String;
+    /// `MAX/WINDOW_MS`, e.g. `100/10000`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (max, window) = s.split_once('/').ok_or_else(|| format!("expected MAX/WINDOW_MS, got {s:?}"))?;
+        let max = max.trim().parse().map_err(|e| format!("bad MAX in {s:?}: {e}"))?;
+        let window_ms: u64 = window.trim().parse().map_err(|e| format!("bad WINDOW_MS in {s:?}: {e}"))?;
+        if window_ms == 0 {
+            return Err("WINDOW_MS must be positive".into());
+        }
+        Ok(Window { max, window_ms })
+    }
+}
+
+/// Per-user rate limits by request class; `None` disables a class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// SCH-6: scheduling a delayed event.
+    pub scheduling: Option<Window>,
+    /// MGT-6: `send`/`cancel`/`restart`.
+    pub management: Option<Window>,
+    /// Lookups of scheduled and finalised events.
+    pub lookups: Option<Window>,
+    /// Ordinary sends; a delayed event firing counts but is never refused (SRV-6).
+    pub sending: Option<Window>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        let per_10s = |max| Some(Window { max, window_ms: 10_000 });
+        RateLimits {
+            scheduling: per_10s(200),
+            management: per_10s(600),
+            lookups: per_10s(600),
+            sending: per_10s(600),
+        }
+    }
+}
+
+impl RateLimits {
+    pub fn off() -> Self {
+        RateLimits { scheduling: None, management: None, lookups: None, sending: None }
+    }
+}
+
+/// Which key(s) `/sync` uses for finalised events (PSH-1, UNS-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncKeys {
+    Stable,
+    Unstable,
+    Both,
+}
+
+/// Everything the homeserver core needs to know.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub server_name: String,
+    /// SCH-5 / SCH-8.
+    pub max_delay_ms: u64,
+    /// SCH-7.
+    pub max_delayed_per_user: usize,
+    /// LST-5: finalised records older than this are dropped.
+    pub retention_max_age_ms: u64,
+    /// LST-5: at most this many finalised records per user, newest kept.
+    pub retention_max_per_user: usize,
+    /// LST-5 / PSH-3: drop finalised records once a lookup or `/sync` returned them.
+    pub discard_returned: bool,
+    /// LST-3: items per page of the lookups.
+    pub page_size: usize,
+    /// Request bodies above this many bytes get 413 `M_TOO_LARGE`.
+    pub max_body_bytes: usize,
+    pub rate_limits: RateLimits,
+    pub sync_keys: SyncKeys,
+    /// Allow `POST /register`.
+    pub open_registration: bool,
+    /// tracing filter (`RUST_LOG` syntax).
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
+            server_name: "localhost".into(),
+            max_delay_ms: 86_400_000,
+            max_delayed_per_user: 100,
+            retention_max_age_ms: 7 * 24 * 3600 * 1000,
+            retention_max_per_user: 1000,
+            discard_returned: false,
+            page_size: 10,
+            max_body_bytes: 65_536,
+            rate_limits: RateLimits::default(),
+            sync_keys: SyncKeys::Both,
+            open_registration: true,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Command line of `reference-server`. Every flag overrides the same setting of `--config`.
+#[derive(Debug, Parser)]
+#[command(name = "reference-server", version, about = "In-memory Matrix homeserver implementing MSC4140")]
+pub struct Cli {
+    /// A TOML file with any of the settings below (snake_case keys, e.g. `max_delay_ms = 60000`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    #[arg(long)]
+    pub server_name: Option<String>,
+    /// Maximum delay in ms (SCH-5).
+    #[arg(long)]
+    pub max_delay_ms: Option<u64>,
+    /// Maximum outstanding delayed events per user (SCH-7).
+    #[arg(long)]
+    pub max_delayed_per_user: Option<usize>,
+    /// Finalised events are kept at most this long (ms).
+    #[arg(long)]
+    pub retention_max_age_ms: Option<u64>,
+    /// Finalised events kept per user.
+    #[arg(long)]
+    pub retention_max_per_user: Option<usize>,
+    /// Drop finalised events once returned by a lookup or /sync.
+    #[arg(long)]
+    pub discard_returned: bool,
+    /// Items per page of the lookups.
+    #[arg(long)]
+    pub page_size: Option<usize>,
+    #[arg(long)]
+    pub max_body_bytes: Option<usize>,
+    /// Scheduling rate limit per user, MAX/WINDOW_MS.
+    #[arg(long)]
+    pub rate_scheduling: Option<Window>,
+    /// Management (send/cancel/restart) rate limit per user, MAX/WINDOW_MS.
+    #[arg(long)]
+    pub rate_management: Option<Window>,
+    /// Lookup rate limit per user, MAX/WINDOW_MS.
+    #[arg(long)]
+    pub rate_lookups: Option<Window>,
+    /// Ordinary send rate limit per user, MAX/WINDOW_MS.
+    #[arg(long)]
+    pub rate_sending: Option<Window>,
+    /// Turn every rate limit off (benchmarks).
+    #[arg(long)]
+    pub no_rate_limits: bool,
+    /// Which /sync key carries finalised events.
+    #[arg(long, value_enum)]
+    pub sync_keys: Option<SyncKeys>,
+    /// Refuse POST /register.
+    #[arg(long)]
+    pub closed_registration: bool,
+    /// Log filter, e.g. `info` or `reference_server=debug`.
+    #[arg(long)]
+    pub log: Option<String>,
+}
+
+impl Cli {
+    /// Defaults, then the file, then the flags.
+    pub fn settings(&self) -> Result<Settings, String> {
+        let mut s = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => Settings::default(),
+        };
+        macro_rules! take {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { s.$field = v; } )* };
+        }
+        take!(listen, server_name, max_delay_ms, max_delayed_per_user, retention_max_age_ms);
+        take!(retention_max_per_user, page_size, max_body_bytes, sync_keys, log);
+        s.discard_returned |= self.discard_returned;
+        s.open_registration &= !self.closed_registration;
+        if let Some(w) = self.rate_scheduling {
+            s.rate_limits.scheduling = Some(w);
+        }
+        if let Some(w) = self.rate_management {
+            s.rate_limits.management = Some(w);
+        }
+        if let Some(w) = self.rate_lookups {
+            s.rate_limits.lookups = Some(w);
+        }
+        if let Some(w) = self.rate_sending {
+            s.rate_limits.sending = Some(w);
+        }
+        if self.no_rate_limits {
+            s.rate_limits = RateLimits::off();
+        }
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_delay_ms == 0 {
+            return Err("max_delay_ms must be positive".into());
+        }
+        if self.page_size == 0 {
+            return Err("page_size must be positive".into());
+        }
+        if self.server_name.is_empty() || self.server_name.contains(['/', ' ', '@', '!', '$']) {
+            return Err(format!("invalid server_name {:?}", self.server_name));
+        }
+        Ok(())
+    }
+}

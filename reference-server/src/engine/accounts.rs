@@ -1,0 +1,59 @@
+//! User accounts and their sessions. Each account carries its own locks: its delayed events
+//! (the store of the MSC4140 core), rate windows, room memberships, filters and transaction ids.
+
+use super::delayed::UserDelays;
+use super::ratelimit::RateWindows;
+use super::rooms::{Membership, RoomCell};
+use crate::sync::{Arc, Mutex};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// What a repeated transaction id answers (SCH-10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnResult {
+    Sent(Arc<str>),
+    Scheduled(super::ids::DelayId),
+}
+
+/// A transaction is scoped to a device and a request path (room, event type).
+pub type TxnKey = (Arc<str>, Arc<str>, Arc<str>, String);
+
+/// A user's rooms as `/sync` needs them: membership and the stream position it changed at.
+#[derive(Clone)]
+pub struct RoomEntry {
+    pub membership: Membership,
+    pub since: u64,
+    pub room: Arc<RoomCell>,
+}
+
+pub struct Account {
+    pub user_id: Arc<str>,
+    pub password: String,
+    pub delays: Mutex<UserDelays>,
+    pub rate: Mutex<RateWindows>,
+    pub rooms: Mutex<HashMap<Arc<str>, RoomEntry>>,
+    pub filters: Mutex<Vec<Value>>,
+    pub txns: Mutex<HashMap<TxnKey, TxnResult>>,
+}
+
+impl Account {
+    pub fn new(user_id: Arc<str>, password: String) -> Account {
+        Account {
+            user_id,
+            password,
+            delays: Mutex::new(UserDelays::default()),
+            rate: Mutex::new(RateWindows::default()),
+            rooms: Mutex::new(HashMap::new()),
+            filters: Mutex::new(Vec::new()),
+            txns: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// An access token's owner and device.
+#[derive(Clone)]
+pub struct Session {
+    pub account: Arc<Account>,
+    pub device_id: Arc<str>,
+    pub token: Arc<str>,
+}

@@ -1,0 +1,239 @@
+//! The delayed-event store of one user: scheduled events indexed by due time, and finalised
+//! records indexed by finalisation order and by `origin_server_ts`. Pure data, no locks and no
+//! clock: the engine holds the owner's lock and passes `now`.
+//!
+//! SRV-8: an event leaves `scheduled` only through [`UserDelays::take`], and the engine records
+//! it as finalised in the same critical section, so it is finalised exactly once.
+
+use super::events::Draft;
+use super::ids::DelayId;
+use super::rooms::RoomCell;
+use crate::error::MatrixError;
+use crate::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+#[derive(Clone)]
+pub struct Scheduled {
+    pub room: Arc<RoomCell>,
+    pub draft: Draft,
+    pub delay_ms: u64,
+    pub running_since: u64,
+}
+
+impl Scheduled {
+    /// SRV-1: the earliest time it may be sent.
+    pub fn due(&self) -> u64 {
+        self.running_since.saturating_add(self.delay_ms)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Send,
+    Cancel,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Error,
+    Action,
+    Delay,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Send => "send",
+            Outcome::Cancel => "cancel",
+        }
+    }
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Error => "error",
+            Reason::Action => "action",
+            Reason::Delay => "delay",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Finalised {
+    pub event: Scheduled,
+    pub outcome: Outcome,
+    pub reason: Reason,
+    pub error: Option<Box<MatrixError>>,
+    pub event_id: Option<Arc<str>>,
+    /// LST-8: the sent event's `origin_server_ts`, or the finalisation time.
+    pub ts: u64,
+    pub seq: u64,
+}
+
+/// LST-5 retention.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub max_age_ms: u64,
+    pub max_per_user: usize,
+}
+
+#[derive(Default)]
+pub struct UserDelays {
+    scheduled: HashMap<DelayId, Scheduled>,
+    by_due: BTreeSet<(u64, DelayId)>,
+    finalised: HashMap<DelayId, Finalised>,
+    by_seq: BTreeMap<u64, DelayId>,
+    by_ts: BTreeSet<(u64, DelayId)>,
+    last_seq: u64,
+}
+
+pub type Key = (u64, DelayId);
+
+impl UserDelays {
+    /// SCH-7: the events counted against the per-user limit.
+    pub fn outstanding(&self) -> usize {
+        self.scheduled.len()
+    }
+
+    pub fn scheduled(&self, id: DelayId) -> Option<&Scheduled> {
+        self.scheduled.get(&id)
+    }
+
+    pub fn finalised(&self, id: DelayId) -> Option<&Finalised> {
+        self.finalised.get(&id)
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub fn insert(&mut self, id: DelayId, s: Scheduled) {
+        self.by_due.insert((s.due(), id));
+        self.scheduled.insert(id, s);
+    }
+
+    /// MGT-5: the timer starts again from `now`; returns the new due time.
+    pub fn restart(&mut self, id: DelayId, now: u64) -> Option<u64> {
+        let s = self.scheduled.get_mut(&id)?;
+        self.by_due.remove(&(s.due(), id));
+        s.running_since = now;
+        let due = s.due();
+        self.by_due.insert((due, id));
+        Some(due)
+    }
+
+    /// Take a scheduled event out; the caller must [`UserDelays::record`] it before releasing
+    /// the lock.
+    pub fn take(&mut self, id: DelayId) -> Option<Scheduled> {
+        let s = self.scheduled.remove(&id)?;
+        self.by_due.remove(&(s.due(), id));
+        Some(s)
+    }
+
+    /// Record the finalisation of a taken event.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &mut self,
+        id: DelayId,
+        event: Scheduled,
+        outcome: Outcome,
+        reason: Reason,
+        error: Option<MatrixError>,
+        event_id: Option<Arc<str>>,
+        ts: u64,
+    ) -> u64 {
+        self.last_seq += 1;
+        let seq = self.last_seq;
+        self.by_seq.insert(seq, id);
+        self.by_ts.insert((ts, id));
+        self.finalised
+            .insert(id, Finalised { event, outcome, reason, error: error.map(Box::new), event_id, ts, seq });
+        seq
+    }
+
+    /// LST-5: drop records older than the age limit and beyond the count limit, oldest
+    /// finalisation first.
+    pub fn enforce_retention(&mut self, now: u64, r: Retention) {
+        while let Some((_, &id)) = self.by_seq.iter().next() {
+            let expired = self.finalised.get(&id).is_some_and(|f| now > f.ts.saturating_add(r.max_age_ms));
+            if !expired && self.by_seq.len() <= r.max_per_user {
+                break;
+            }
+            self.discard(id);
+        }
+    }
+
+    /// LST-5 / PSH-3: forget a finalised record (after retention, or once returned).
+    pub fn discard(&mut self, id: DelayId) {
+        if let Some(f) = self.finalised.remove(&id) {
+            self.by_seq.remove(&f.seq);
+            self.by_ts.remove(&(f.ts, id));
+        }
+    }
+
+    /// LST-1 / LST-7: up to `n` scheduled events after `after` in (due, delay_id) order, and the
+    /// key of the last one when more follow.
+    pub fn scheduled_page(&self, after: Option<Key>, n: usize) -> (Vec<(DelayId, &Scheduled)>, Option<Key>) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let lower = after.map_or(Unbounded, Excluded);
+        let mut it = self.by_due.range((lower, Unbounded));
+        let keys: Vec<Key> = it.by_ref().take(n).copied().collect();
+        let more = it.next().is_some();
+        let next = if more { keys.last().copied() } else { None };
+        (keys.iter().filter_map(|(_, id)| self.scheduled.get(id).map(|s| (*id, s))).collect(), next)
+    }
+
+    /// LST-6: every scheduled event, due soonest first.
+    pub fn scheduled_all(&self) -> Vec<(DelayId, &Scheduled)> {
+        self.by_due.iter().filter_map(|(_, id)| self.scheduled.get(id).map(|s| (*id, s))).collect()
+    }
+
+    /// LST-2 / LST-7: up to `n` finalised records before `before` in descending
+    /// (origin_server_ts, delay_id) order, and the key of the last one when more follow.
+    pub fn finalised_page(&self, before: Option<Key>, n: usize) -> (Vec<DelayId>, Option<Key>) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let upper = before.map_or(Unbounded, Excluded);
+        let mut it = self.by_ts.range((Unbounded, upper)).rev();
+        let keys: Vec<Key> = it.by_ref().take(n).copied().collect();
+        let more = it.next().is_some();
+        let next = if more { keys.last().copied() } else { None };
+        (keys.into_iter().map(|(_, id)| id).collect(), next)
+    }
+
+    /// PSH-1: records finalised after `since_seq`, newest first.
+    pub fn finalised_since(&self, since_seq: u64) -> Vec<DelayId> {
+        let mut ids: Vec<(u64, DelayId)> = self
+            .by_seq
+            .range(since_seq.saturating_add(1)..)
+            .filter_map(|(_, id)| self.finalised.get(id).map(|f| (f.ts, *id)))
+            .collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Checks the store's own indexes agree (used by tests and fuzzing).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        if self.by_due.len() != self.scheduled.len() {
+            return Err(format!("by_due has {} keys, scheduled {}", self.by_due.len(), self.scheduled.len()));
+        }
+        for (due, id) in &self.by_due {
+            match self.scheduled.get(id) {
+                Some(s) if s.due() == *due => {}
+                _ => return Err(format!("by_due entry {id} at {due} is stale")),
+            }
+            if self.finalised.contains_key(id) {
+                return Err(format!("{id} is both scheduled and finalised"));
+            }
+        }
+        if self.by_seq.len() != self.finalised.len() || self.by_ts.len() != self.finalised.len() {
+            return Err("finalised indexes disagree".into());
+        }
+        for (ts, id) in &self.by_ts {
+            if self.finalised.get(id).map(|f| f.ts) != Some(*ts) {
+                return Err(format!("by_ts entry {id} is stale"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,293 @@
+//! The MSC4140 lifecycle: scheduling (SCH-*), the three actions (MGT-*), the timer firing
+//! (SRV-1..3, SRV-6..10) and finalisation (SRV-8). Each transition runs under the room lock and
+//! then the owner's lock, so a restart, a send, a cancel, a firing timer and a state update on the
+//! same event are totally ordered, and a taken event is recorded as finalised before either lock
+//! is released.
+
+use super::accounts::{Session, TxnResult};
+use super::delayed::{Outcome, Reason, Retention, Scheduled, UserDelays};
+use super::events::Draft;
+use super::ids::DelayId;
+use super::ratelimit::RateClass;
+use super::rooms::RoomCell;
+use super::timers::TimerEntry;
+use super::Engine;
+use crate::error::{MatrixError, Result};
+use crate::sync::{lock, Arc};
+use std::cmp::Reverse;
+
+/// MGT-2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Send,
+    Cancel,
+    Restart,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "send" => Action::Send,
+            "cancel" => Action::Cancel,
+            "restart" => Action::Restart,
+            _ => return None,
+        })
+    }
+}
+
+/// A delayed event to schedule: where, what, and after how long.
+pub struct Schedule<'a> {
+    pub room_id: &'a str,
+    pub draft: Draft,
+    /// SCH-9: already checked to be a positive integer.
+    pub delay_ms: u64,
+    /// SCH-10: the transaction id of the `send` path.
+    pub txn: Option<&'a str>,
+}
+
+impl Engine {
+    pub(super) fn retention(&self) -> Retention {
+        Retention {
+            max_age_ms: self.settings.retention_max_age_ms,
+            max_per_user: self.settings.retention_max_per_user,
+        }
+    }
+
+    /// SRV-8: the single place an event taken out of `scheduled` becomes finalised.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn finalise(
+        &self,
+        d: &mut UserDelays,
+        id: DelayId,
+        s: Scheduled,
+        outcome: Outcome,
+        reason: Reason,
+        error: Option<MatrixError>,
+        event_id: Option<Arc<str>>,
+        now: u64,
+    ) {
+        d.record(id, s, outcome, reason, error, event_id, now);
+        d.enforce_retention(now, self.retention());
+        self.signal_live(-1);
+        self.signals.stream_changed();
+    }
+
+    fn arm(&self, due: u64, id: DelayId, owner: &Arc<super::accounts::Account>, room: &Arc<RoomCell>) {
+        let entry = TimerEntry { due, id, owner: owner.clone(), room: room.clone() };
+        if self.timers.push(entry) {
+            self.signals.wake_timers();
+        }
+    }
+
+    /// SCH-1..11: schedule a delayed event; returns its `delay_id`.
+    pub fn schedule(&self, s: &Session, req: Schedule<'_>, now: u64) -> Result<DelayId> {
+        let account = &s.account;
+        // SCH-10: the transaction lock is held to the end, so a retry racing the first request
+        // still schedules once.
+        let mut txns = req.txn.map(|_| lock(&account.txns));
+        let txn_key = req.txn.map(|t| {
+            (s.device_id.clone(), Arc::<str>::from(req.room_id), req.draft.event_type.clone(), t.to_string())
+        });
+        if let (Some(txns), Some(key)) = (&txns, &txn_key) {
+            if let Some(prev) = txns.get(key) {
+                return match prev {
+                    TxnResult::Scheduled(id) => Ok(*id),
+                    TxnResult::Sent(_) => {
+                        Err(MatrixError::invalid_param("transaction id was used for an ordinary send"))
+                    }
+                };
+            }
+        }
+        // SCH-5.
+        if req.delay_ms > self.settings.max_delay_ms {
+            return Err(MatrixError::max_delay_exceeded(self.settings.max_delay_ms));
+        }
+        // SCH-11: the room exists and the sender is joined; power levels wait for SRV-2.
+        let not_in_room = || MatrixError::forbidden(format!("You are not joined to {}", req.room_id));
+        let cell = self.room(req.room_id).ok_or_else(not_in_room)?;
+        let mut room = lock(&cell.room);
+        if !room.is_joined(&account.user_id) {
+            return Err(not_in_room());
+        }
+        // SCH-6.
+        self.take_rate(account, RateClass::Scheduling, now)?;
+        let id = self.ids.delay_id();
+        let slot = req.draft.slot();
+        let scheduled =
+            Scheduled { room: cell.clone(), draft: req.draft, delay_ms: req.delay_ms, running_since: now };
+        let due = scheduled.due();
+        {
+            let mut d = lock(&account.delays);
+            // SCH-7.
+            if d.outstanding() >= self.settings.max_delayed_per_user {
+                return Err(MatrixError::max_delayed_events());
+            }
+            d.insert(id, scheduled);
+            self.signal_live(1);
+        }
+        if let Some(slot) = slot {
+            room.pending.entry(slot).or_default().push((id, account.clone()));
+        }
+        drop(room);
+        self.arm(due, id, account, &cell);
+        if let (Some(txns), Some(key)) = (&mut txns, txn_key) {
+            txns.insert(key, TxnResult::Scheduled(id));
+        }
+        Ok(id)
+    }
+
+    /// MGT-1..10: `send`, `cancel` or `restart` the caller's delayed event `id`.
+    pub fn manage(&self, s: &Session, id: &str, action: Action, now: u64) -> Result<()> {
+        let account = &s.account;
+        // MGT-7 / SEC-2: malformed, unknown, discarded and other users' ids are all 404.
+        let not_found = || MatrixError::not_found("No delayed event with this id");
+        let id = DelayId::parse(id).ok_or_else(not_found)?;
+        let room = {
+            let d = lock(&account.delays);
+            match (d.scheduled(id), d.finalised(id)) {
+                (Some(sch), _) => Some(sch.room.clone()),
+                (None, Some(_)) => None,
+                (None, None) => return Err(not_found()),
+            }
+        };
+        // MGT-6.
+        self.take_rate(account, RateClass::Management, now)?;
+        let Some(cell) = room else {
+            return self.answer_finalised(&lock(&account.delays), id, action);
+        };
+        let mut room = lock(&cell.room);
+        let mut d = lock(&account.delays);
+        let Some(current) = d.scheduled(id) else {
+            // Finalised between the two looks.
+            return self.answer_finalised(&d, id, action);
+        };
+        match action {
+            Action::Restart => {
+                // MGT-5.
+                let due = d.restart(id, now).ok_or_else(not_found)?;
+                drop(d);
+                drop(room);
+                self.arm(due, id, account, &cell);
+                Ok(())
+            }
+            Action::Cancel => {
+                // MGT-4.
+                let slot = current.draft.slot();
+                if let Some(taken) = d.take(id) {
+                    self.finalise(&mut d, id, taken, Outcome::Cancel, Reason::Action, None, None, now);
+                }
+                drop(d);
+                unindex(&mut room.pending, slot, id);
+                Ok(())
+            }
+            Action::Send => {
+                // MGT-10: a send that would fail answers the ordinary send's error and changes
+                // nothing; SRV-2: checked against the room as it is now.
+                room.authorise(&account.user_id, &current.draft)?;
+                let Some(taken) = d.take(id) else { return Err(not_found()) };
+                let slot = taken.draft.slot();
+                let event = self.append(&mut room, &account.user_id, taken.draft.clone(), None, now);
+                // MGT-3.
+                self.finalise(
+                    &mut d,
+                    id,
+                    taken,
+                    Outcome::Send,
+                    Reason::Action,
+                    None,
+                    Some(event.event_id.clone()),
+                    now,
+                );
+                drop(d);
+                unindex(&mut room.pending, slot, id);
+                self.after_enter(&cell, &mut room, &event, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// MGT-8: on a finalised event, the action matching the outcome is a safe retry (200 `{}`);
+    /// a conflicting one is 409; a discarded record is 404.
+    fn answer_finalised(&self, d: &UserDelays, id: DelayId, action: Action) -> Result<()> {
+        let f = d.finalised(id).ok_or_else(|| MatrixError::not_found("No delayed event with this id"))?;
+        match (action, f.outcome) {
+            (Action::Send, Outcome::Send) | (Action::Cancel, Outcome::Cancel) => Ok(()),
+            (_, outcome) => Err(MatrixError::conflict(format!(
+                "The delayed event was already finalised with outcome `{}`",
+                outcome.as_str()
+            ))),
+        }
+    }
+
+    /// Fire every timer due at `now`; returns the next due time. Called by the timer task only.
+    pub fn run_timers(&self, now: u64) -> Option<u64> {
+        let mut heap = lock(&self.timers.heap);
+        loop {
+            self.timers.drain_into(&mut heap);
+            while heap.peek().is_some_and(|Reverse(e)| e.due <= now) {
+                if let Some(Reverse(entry)) = heap.pop() {
+                    self.fire(entry, now);
+                }
+            }
+            // Restarts and cancels leave stale entries; rebuild when they outnumber live ones.
+            if heap.len() > 2 * self.live_delayed() + 1024 {
+                heap.retain(|Reverse(e)| {
+                    lock(&e.owner.delays).scheduled(e.id).is_some_and(|s| s.due() == e.due)
+                });
+            }
+            let next = heap.peek().map(|Reverse(e)| e.due);
+            if self.timers.arm(next) {
+                return next;
+            }
+        }
+    }
+
+    /// SRV-1..3, SRV-6, SRV-7, SRV-10: send a due event as its owner, or record why it failed.
+    fn fire(&self, entry: TimerEntry, now: u64) {
+        let mut room = lock(&entry.room.room);
+        let mut d = lock(&entry.owner.delays);
+        // A stale entry: restarted (due later), or already finalised.
+        if !d.scheduled(entry.id).is_some_and(|s| s.due() <= now) {
+            return;
+        }
+        let Some(taken) = d.take(entry.id) else { return };
+        // SRV-6 DECIDED: counts against the owner's sending budget, never refused.
+        lock(&entry.owner.rate).count(RateClass::Sending, self.settings.rate_limits.sending, now);
+        let slot = taken.draft.slot();
+        let owner = entry.owner.user_id.clone();
+        match room.authorise(&owner, &taken.draft) {
+            Ok(()) => {
+                let event = self.append(&mut room, &owner, taken.draft.clone(), None, now);
+                let event_id = Some(event.event_id.clone());
+                self.finalise(&mut d, entry.id, taken, Outcome::Send, Reason::Delay, None, event_id, now);
+                drop(d);
+                unindex(&mut room.pending, slot, entry.id);
+                self.after_enter(&entry.room, &mut room, &event, now);
+            }
+            Err(e) => {
+                // SRV-3: recorded with the error the ordinary send would have returned.
+                self.finalise(&mut d, entry.id, taken, Outcome::Cancel, Reason::Error, Some(e), None, now);
+                drop(d);
+                unindex(&mut room.pending, slot, entry.id);
+            }
+        }
+    }
+}
+
+/// Remove a finalised delayed state event from its slot's pending list.
+fn unindex(
+    pending: &mut std::collections::HashMap<
+        super::rooms::Slot,
+        Vec<(DelayId, Arc<super::accounts::Account>)>,
+    >,
+    slot: Option<super::rooms::Slot>,
+    id: DelayId,
+) {
+    let Some(slot) = slot else { return };
+    if let Some(list) = pending.get_mut(&slot) {
+        list.retain(|(p, _)| *p != id);
+        if list.is_empty() {
+            pending.remove(&slot);
+        }
+    }
+}

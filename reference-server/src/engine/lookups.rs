@@ -1,0 +1,140 @@
+//! LST-1..8: the caller's scheduled and finalised delayed events, paginated by sort-key tokens
+//! (LST-7: a token names the last key returned, so events leaving the list never shift a walk).
+
+use super::accounts::Session;
+use super::delayed::{Finalised, Key, Outcome, Reason, Scheduled, UserDelays};
+use super::ids::DelayId;
+use super::ratelimit::RateClass;
+use super::Engine;
+use crate::error::{MatrixError, Result};
+use crate::sync::{lock, Arc};
+use serde_json::value::RawValue;
+
+/// LST-1: one scheduled event as a lookup shows it.
+#[derive(Clone, Debug)]
+pub struct ScheduledView {
+    pub delay_id: DelayId,
+    pub room_id: Arc<str>,
+    pub event_type: Arc<str>,
+    pub state_key: Option<Arc<str>>,
+    pub delay: u64,
+    pub running_since: u64,
+    pub content: Box<RawValue>,
+}
+
+/// LST-2: one finalised event.
+#[derive(Clone, Debug)]
+pub struct FinalisedView {
+    pub delayed: ScheduledView,
+    pub outcome: Outcome,
+    pub reason: Reason,
+    pub error: Option<MatrixError>,
+    pub event_id: Option<Arc<str>>,
+    pub origin_server_ts: u64,
+}
+
+impl ScheduledView {
+    fn of(id: DelayId, s: &Scheduled) -> ScheduledView {
+        ScheduledView {
+            delay_id: id,
+            room_id: s.room.id.clone(),
+            event_type: s.draft.event_type.clone(),
+            state_key: s.draft.state_key.clone(),
+            delay: s.delay_ms,
+            running_since: s.running_since,
+            content: s.draft.content.clone(),
+        }
+    }
+}
+
+impl FinalisedView {
+    fn of(id: DelayId, f: &Finalised) -> FinalisedView {
+        FinalisedView {
+            delayed: ScheduledView::of(id, &f.event),
+            outcome: f.outcome,
+            reason: f.reason,
+            error: f.error.as_deref().cloned(),
+            event_id: f.event_id.clone(),
+            origin_server_ts: f.ts,
+        }
+    }
+}
+
+/// A pagination token: `<sort key>_<delay_id>`.
+pub fn format_token(key: Key) -> String {
+    format!("{}_{}", key.0, key.1)
+}
+
+pub fn parse_token(s: &str) -> Result<Key> {
+    let bad = || MatrixError::invalid_param(format!("Invalid pagination token {s:?}"));
+    let (k, id) = s.split_once('_').ok_or_else(bad)?;
+    Ok((k.parse().map_err(|_| bad())?, DelayId::parse(id).ok_or_else(bad)?))
+}
+
+impl Engine {
+    /// LST-1, LST-3.
+    pub fn list_scheduled(
+        &self,
+        s: &Session,
+        from: Option<&str>,
+        now: u64,
+    ) -> Result<(Vec<ScheduledView>, Option<String>)> {
+        let after = from.map(parse_token).transpose()?;
+        self.take_rate(&s.account, RateClass::Lookups, now)?;
+        let d = lock(&s.account.delays);
+        let (items, next) = d.scheduled_page(after, self.settings.page_size);
+        Ok((items.into_iter().map(|(id, s)| ScheduledView::of(id, s)).collect(), next.map(format_token)))
+    }
+
+    /// LST-6: the bare unstable endpoint, every scheduled event in one response.
+    pub fn list_scheduled_all(&self, s: &Session, now: u64) -> Result<Vec<ScheduledView>> {
+        self.take_rate(&s.account, RateClass::Lookups, now)?;
+        let d = lock(&s.account.delays);
+        Ok(d.scheduled_all().into_iter().map(|(id, s)| ScheduledView::of(id, s)).collect())
+    }
+
+    /// LST-2, LST-3, LST-5.
+    pub fn list_finalised(
+        &self,
+        s: &Session,
+        from: Option<&str>,
+        now: u64,
+    ) -> Result<(Vec<FinalisedView>, Option<String>)> {
+        let before = from.map(parse_token).transpose()?;
+        self.take_rate(&s.account, RateClass::Lookups, now)?;
+        let mut d = lock(&s.account.delays);
+        d.enforce_retention(now, self.retention());
+        let (ids, next) = d.finalised_page(before, self.settings.page_size);
+        Ok((self.returned(&mut d, &ids), next.map(format_token)))
+    }
+
+    /// PSH-1, PSH-3: finalisations after sequence number `since` (0: all retained).
+    pub fn finalised_since(
+        &self,
+        s: &Session,
+        since: u64,
+        include: bool,
+        now: u64,
+    ) -> (Vec<FinalisedView>, u64) {
+        let mut d = lock(&s.account.delays);
+        d.enforce_retention(now, self.retention());
+        let last = d.last_seq();
+        if !include {
+            return (Vec::new(), last);
+        }
+        let ids = d.finalised_since(since);
+        (self.returned(&mut d, &ids), last)
+    }
+
+    /// Views of `ids`; LST-5 / PSH-3: with `discard_returned`, returned records are dropped.
+    fn returned(&self, d: &mut UserDelays, ids: &[DelayId]) -> Vec<FinalisedView> {
+        let views: Vec<FinalisedView> =
+            ids.iter().filter_map(|id| d.finalised(*id).map(|f| FinalisedView::of(*id, f))).collect();
+        if self.settings.discard_returned {
+            for id in ids {
+                d.discard(*id);
+            }
+        }
+        views
+    }
+}

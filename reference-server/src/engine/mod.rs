@@ -1,0 +1,204 @@
+//! The homeserver core: accounts, rooms, the MSC4140 delayed-event lifecycle and its timers.
+//! Synchronous and clock-free (every operation takes `now` in ms), with no tokio inside, so the
+//! async shell stays thin and loom can check the concurrent core.
+//!
+//! Locks, always taken in this order and never the reverse:
+//! account `txns` -> room -> owner `delays` -> `stream`; `rate`, `rooms` (an account's room list)
+//! and `filters` are leaves. A request holds at most one account's `delays` at a time. There is no
+//! server-wide lock on the delayed-event paths: registries are sharded, timers go through a
+//! lock-free inbox, and `stream` is only taken to number an event entering a room.
+
+pub mod accounts;
+pub mod delayed;
+pub mod events;
+pub mod ids;
+pub mod lifecycle;
+pub mod lookups;
+pub mod power;
+pub mod ratelimit;
+pub mod registry;
+pub mod room_ops;
+pub mod rooms;
+pub mod sync_feed;
+pub mod timers;
+
+use crate::config::Settings;
+use crate::error::{Code, MatrixError, Result};
+use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
+use accounts::{Account, Session};
+use ids::IdSource;
+use ratelimit::RateClass;
+use registry::Registry;
+use rooms::RoomCell;
+use timers::Timers;
+
+/// How the core tells the async shell that something changed.
+pub trait Signals: Send + Sync {
+    /// A timer earlier than the armed one was submitted.
+    fn wake_timers(&self);
+    /// An event entered a room, a membership changed or an event was finalised (long-poll /sync).
+    fn stream_changed(&self);
+}
+
+/// For tests of the core alone.
+pub struct NoSignals;
+
+impl Signals for NoSignals {
+    fn wake_timers(&self) {}
+    fn stream_changed(&self) {}
+}
+
+pub struct Engine {
+    pub settings: Settings,
+    pub ids: IdSource,
+    accounts: Registry<Arc<str>, Arc<Account>>,
+    sessions: Registry<Arc<str>, Session>,
+    rooms: Registry<Arc<str>, Arc<RoomCell>>,
+    /// The last position of the server-wide event stream.
+    stream: Mutex<u64>,
+    timers: Timers,
+    /// Scheduled delayed events server-wide (for timer compaction and stats).
+    live: AtomicUsize,
+    signals: Arc<dyn Signals>,
+}
+
+impl Engine {
+    pub fn new(settings: Settings, signals: Arc<dyn Signals>) -> Engine {
+        Engine {
+            settings,
+            ids: IdSource::default(),
+            accounts: Registry::default(),
+            sessions: Registry::default(),
+            rooms: Registry::default(),
+            stream: Mutex::new(0),
+            timers: Timers::default(),
+            live: AtomicUsize::new(0),
+            signals,
+        }
+    }
+
+    pub fn user_id(&self, localpart: &str) -> String {
+        format!("@{localpart}:{}", self.settings.server_name)
+    }
+
+    /// Register `localpart` (or a generated one) and log it in on a new device.
+    pub fn register(&self, localpart: Option<&str>, password: &str) -> Result<Session> {
+        let localpart = match localpart {
+            Some(l) => {
+                let ok = !l.is_empty()
+                    && l.len() <= 200
+                    && l.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-/".contains(&b));
+                if !ok {
+                    return Err(MatrixError::new(
+                        400,
+                        Code::InvalidUsername,
+                        "User ID may only contain a-z, 0-9, and . _ = - /",
+                    ));
+                }
+                l.to_string()
+            }
+            None => format!("user{}", self.ids.opaque().to_lowercase()),
+        };
+        let user_id: Arc<str> = Arc::from(self.user_id(&localpart));
+        let account = Arc::new(Account::new(user_id.clone(), password.to_string()));
+        if !self.accounts.insert_new(user_id, account.clone()) {
+            return Err(MatrixError::new(400, Code::UserInUse, "User ID already taken."));
+        }
+        Ok(self.new_session(account, None))
+    }
+
+    /// `user` is a localpart or a full user id.
+    pub fn login(&self, user: &str, password: &str, device_id: Option<&str>) -> Result<Session> {
+        let user_id = if user.starts_with('@') { user.to_string() } else { self.user_id(user) };
+        let denied = || MatrixError::forbidden("Invalid username or password");
+        let account = self.accounts.get(user_id.as_str()).ok_or_else(denied)?;
+        if account.password != password {
+            return Err(denied());
+        }
+        Ok(self.new_session(account, device_id))
+    }
+
+    fn new_session(&self, account: Arc<Account>, device_id: Option<&str>) -> Session {
+        let token: Arc<str> = Arc::from(self.ids.token());
+        let device_id: Arc<str> = Arc::from(device_id.map_or_else(|| self.ids.device_id(), str::to_string));
+        let session = Session { account, device_id, token: token.clone() };
+        self.sessions.insert_new(token, session.clone());
+        session
+    }
+
+    /// SEC-1: the session of an access token.
+    pub fn session(&self, token: &str) -> Option<Session> {
+        self.sessions.get(token)
+    }
+
+    pub fn logout(&self, token: &str) {
+        self.sessions.remove(token);
+    }
+
+    pub fn logout_all(&self, user_id: &str) {
+        self.sessions.retain(|_, s| &*s.account.user_id != user_id);
+    }
+
+    pub fn account(&self, user_id: &str) -> Option<Arc<Account>> {
+        self.accounts.get(user_id)
+    }
+
+    pub fn room(&self, room_id: &str) -> Option<Arc<RoomCell>> {
+        self.rooms.get(room_id)
+    }
+
+    /// Count one request of `class` for `account`.
+    pub fn take_rate(&self, account: &Account, class: RateClass, now: u64) -> Result<()> {
+        lock(&account.rate).take(class, class.limit(&self.settings.rate_limits), now)
+    }
+
+    /// Scheduled delayed events on the whole server.
+    pub fn live_delayed(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Server-wide invariants (tests, fuzzing): every store consistent, the live count exact,
+    /// every scheduled state event indexed in its room's slot exactly once.
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        let mut scheduled = 0;
+        let mut state_pending = 0;
+        for account in self.accounts.values() {
+            // Collect under the owner's lock, check rooms after it (rooms come first in the order).
+            let slots: Vec<_> = {
+                let d = lock(&account.delays);
+                d.check_invariants().map_err(|e| format!("{}: {e}", account.user_id))?;
+                scheduled += d.outstanding();
+                d.scheduled_all()
+                    .into_iter()
+                    .filter_map(|(id, s)| Some((id, s.draft.slot()?, s.room.clone())))
+                    .collect()
+            };
+            for (id, slot, room) in slots {
+                state_pending += 1;
+                let room = lock(&room.room);
+                let n = room
+                    .pending
+                    .get(&slot)
+                    .map_or(0, |v| v.iter().filter(|(p, o)| *p == id && Arc::ptr_eq(o, &account)).count());
+                if n != 1 {
+                    return Err(format!("{id} is in its slot's pending list {n} times"));
+                }
+            }
+        }
+        let live = self.live.load(Ordering::SeqCst);
+        if live != scheduled {
+            return Err(format!("live count {live}, stores hold {scheduled}"));
+        }
+        let indexed: usize = self
+            .rooms
+            .values()
+            .iter()
+            .map(|r| lock(&r.room).pending.values().map(Vec::len).sum::<usize>())
+            .sum();
+        if indexed != state_pending {
+            return Err(format!("rooms index {indexed} pending state events, stores hold {state_pending}"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+//! Request extractors that answer bad input with Matrix errors (never axum's plain-text
+//! rejections): the access token (SEC-1), path segments, the query string, and JSON bodies.
+
+use super::AppState;
+use crate::engine::accounts::Session;
+use crate::error::{Code, MatrixError, Surface};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{Map, Value};
+
+/// An error with the surface whose names it must use (UNS-2..4).
+#[derive(Debug)]
+pub struct ApiError(pub MatrixError, pub Surface);
+
+impl From<MatrixError> for ApiError {
+    fn from(e: MatrixError) -> Self {
+        ApiError(e, Surface::Stable)
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError(MatrixError::invalid_param(format!("Invalid path: {}", r.body_text())), Surface::Stable)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = axum::http::StatusCode::from_u16(self.0.status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0.body(self.1))).into_response()
+    }
+}
+
+pub type ApiResult<T = Json<Value>> = Result<T, ApiError>;
+
+/// Attach `surface` to an error result.
+pub trait OnSurface<T> {
+    fn on(self, surface: Surface) -> Result<T, ApiError>;
+}
+
+impl<T> OnSurface<T> for Result<T, MatrixError> {
+    fn on(self, surface: Surface) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError(e, surface))
+    }
+}
+
+/// Path parameters with a Matrix error on failure.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct PathParams<T>(pub T);
+
+/// The decoded query string, in order, duplicates kept.
+pub struct Query(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or_default();
+        Ok(Query(form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
+    }
+}
+
+impl Query {
+    /// The single value of `name`; given twice is a 400.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, MatrixError> {
+        let mut it = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let first = it.next();
+        if it.next().is_some() {
+            return Err(MatrixError::invalid_param(format!("query parameter `{name}` given more than once")));
+        }
+        Ok(first)
+    }
+}
+
+/// SEC-1: the caller's session, from `Authorization: Bearer` or `?access_token=`.
+pub struct Auth(pub Session);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION);
+        let token = match header {
+            Some(h) => {
+                let h = h.to_str().map_err(|_| unknown_token())?;
+                let (scheme, token) = h.split_once(' ').ok_or_else(unknown_token)?;
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return Err(unknown_token());
+                }
+                token.trim().to_string()
+            }
+            None => {
+                let q = parts.uri.query().unwrap_or_default();
+                let found = form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "access_token");
+                match found {
+                    Some((_, v)) => v.into_owned(),
+                    None => {
+                        return Err(MatrixError::new(401, Code::MissingToken, "Missing access token").into());
+                    }
+                }
+            }
+        };
+        app.engine.session(&token).map(Auth).ok_or_else(unknown_token)
+    }
+}
+
+fn unknown_token() -> ApiError {
+    MatrixError::new(401, Code::UnknownToken, "Unrecognised access token").into()
+}
+
+/// A request body that must be a JSON object, at most `max_body_bytes` long.
+pub struct JsonObject(pub Map<String, Value>);
+
+/// The same, but an empty body reads as `{}` (join, leave, logout: clients often send none).
+pub struct OptionalObject(pub Map<String, Value>);
+
+async fn body_bytes(req: Request, app: &AppState) -> Result<axum::body::Bytes, ApiError> {
+    let limit = app.engine.settings.max_body_bytes;
+    axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
+        MatrixError::new(413, Code::TooLarge, format!("Request body exceeds {limit} bytes")).into()
+    })
+}
+
+impl FromRequest<AppState> for JsonObject {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, ApiError> {
+        let bytes = body_bytes(req, app).await?;
+        parse_object(&bytes).map(JsonObject).map_err(ApiError::from)
+    }
+}
+
+impl FromRequest<AppState> for OptionalObject {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, ApiError> {
+        let bytes = body_bytes(req, app).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalObject(Map::new()));
+        }
+        parse_object(&bytes).map(OptionalObject).map_err(ApiError::from)
+    }
+}
+
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, MatrixError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(MatrixError::bad_json("Request body must be a JSON object")),
+        Err(e) => Err(MatrixError::not_json(format!("Request body is not valid JSON: {e}"))),
+    }
+}
+
+/// Read an optional string field; a value of another type is a 400 `M_BAD_JSON`.
+pub fn opt_str<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, MatrixError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(MatrixError::bad_json(format!("`{key}` must be a string"))),
+    }
+}

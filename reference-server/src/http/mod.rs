@@ -1,0 +1,67 @@
+//! The HTTP surface: routing, extractors, rendering. Handlers stay thin; semantics live in
+//! [`crate::engine`].
+
+pub mod extract;
+pub mod render;
+pub mod routes;
+
+use crate::clock::Clock;
+use crate::engine::Engine;
+use crate::scheduler::Shell;
+use extract::ApiError;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub shell: Arc<Shell>,
+    pub clock: Clock,
+}
+
+impl AppState {
+    pub fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+}
+
+async fn unrecognized() -> ApiError {
+    crate::error::MatrixError::unrecognized().into()
+}
+
+async fn method_not_allowed() -> ApiError {
+    crate::error::MatrixError::method_not_allowed().into()
+}
+
+/// Every route, under each prefix clients use.
+pub fn router(app: AppState) -> axum::Router {
+    use axum::Router;
+    let client = routes::discovery::client_routes()
+        .merge(routes::account::routes())
+        .merge(routes::rooms::routes())
+        .merge(routes::sync::routes());
+    let panics = tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+        use axum::response::IntoResponse;
+        ApiError(
+            crate::error::MatrixError::new(500, crate::error::Code::Unknown, "Internal error"),
+            crate::error::Surface::Stable,
+        )
+        .into_response()
+    });
+    Router::new()
+        .merge(routes::discovery::routes())
+        .nest("/_matrix/client/v3", client.clone())
+        .nest("/_matrix/client/r0", client)
+        .nest(
+            "/_matrix/client/v1/delayed_events",
+            routes::delayed_events::routes(crate::error::Surface::Stable),
+        )
+        .nest(
+            "/_matrix/client/unstable/org.matrix.msc4140/delayed_events",
+            routes::delayed_events::routes(crate::error::Surface::Unstable),
+        )
+        .fallback(unrecognized)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(panics)
+        .layer(tower_http::cors::CorsLayer::permissive())
+        .with_state(app)
+}

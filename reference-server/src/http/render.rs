@@ -1,0 +1,74 @@
+//! JSON shapes of events and of MSC4140's lookup items (LST-1, LST-2, PSH-1).
+
+use crate::engine::events::Event;
+use crate::engine::lookups::{FinalisedView, ScheduledView};
+use crate::error::Surface;
+use serde_json::{json, Map, Value};
+
+fn raw_to_value(raw: &serde_json::value::RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
+/// A client-format event; `viewer` sees its own transaction id.
+pub fn event(e: &Event, viewer: Option<&str>) -> Value {
+    let mut m = Map::new();
+    m.insert("event_id".into(), json!(&*e.event_id));
+    m.insert("room_id".into(), json!(&*e.room_id));
+    m.insert("sender".into(), json!(&*e.sender));
+    m.insert("type".into(), json!(&*e.event_type));
+    if let Some(k) = &e.state_key {
+        m.insert("state_key".into(), json!(&**k));
+    }
+    m.insert("content".into(), raw_to_value(&e.content));
+    m.insert("origin_server_ts".into(), json!(e.origin_server_ts));
+    let mut unsigned = Map::new();
+    if let (Some(txn), Some(viewer)) = (&e.txn_id, viewer) {
+        if viewer == &*e.sender {
+            unsigned.insert("transaction_id".into(), json!(&**txn));
+        }
+    }
+    m.insert("unsigned".into(), Value::Object(unsigned));
+    Value::Object(m)
+}
+
+/// A stripped state event (invites).
+pub fn stripped(e: &Event) -> Value {
+    json!({
+        "type": &*e.event_type,
+        "state_key": e.state_key.as_deref().unwrap_or_default(),
+        "sender": &*e.sender,
+        "content": raw_to_value(&e.content),
+    })
+}
+
+/// LST-1: `delay_id`, `room_id`, `type`, `state_key` (state events only), `delay`,
+/// `running_since`, `content`.
+pub fn scheduled(s: &ScheduledView) -> Value {
+    let mut m = Map::new();
+    m.insert("delay_id".into(), json!(s.delay_id.to_string()));
+    m.insert("room_id".into(), json!(&*s.room_id));
+    m.insert("type".into(), json!(&*s.event_type));
+    if let Some(k) = &s.state_key {
+        m.insert("state_key".into(), json!(&**k));
+    }
+    m.insert("delay".into(), json!(s.delay));
+    m.insert("running_since".into(), json!(s.running_since));
+    m.insert("content".into(), raw_to_value(&s.content));
+    Value::Object(m)
+}
+
+/// LST-2 / LST-8: `{delayed_event, outcome, reason, error?, event_id?, origin_server_ts}`.
+pub fn finalised(f: &FinalisedView, surface: Surface) -> Value {
+    let mut m = Map::new();
+    m.insert("delayed_event".into(), scheduled(&f.delayed));
+    m.insert("outcome".into(), json!(f.outcome.as_str()));
+    m.insert("reason".into(), json!(f.reason.as_str()));
+    if let Some(e) = &f.error {
+        m.insert("error".into(), e.body(surface));
+    }
+    if let Some(id) = &f.event_id {
+        m.insert("event_id".into(), json!(&**id));
+    }
+    m.insert("origin_server_ts".into(), json!(f.origin_server_ts));
+    Value::Object(m)
+}

@@ -1,0 +1,7 @@
+//! One module per endpoint group.
+
+pub mod account;
+pub mod delayed_events;
+pub mod discovery;
+pub mod rooms;
+pub mod sync;
