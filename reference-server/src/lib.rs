@@ -22,6 +22,7 @@ pub struct Server {
     pub router: axum::Router,
     pub engine: Arc<Engine>,
     pub timers: tokio::task::JoinHandle<()>,
+    pub clock: Clock,
 }
 
 /// Build the server and start its timer task on the current tokio runtime.
@@ -30,5 +31,5 @@ pub fn start(settings: Settings, clock: Clock) -> Server {
     let engine = Arc::new(Engine::new(settings, shell.clone()));
     let timers = tokio::spawn(scheduler::run(engine.clone(), shell.clone(), clock));
     let router = http::router(http::AppState { engine: engine.clone(), shell, clock });
-    Server { router, engine, timers }
+    Server { router, engine, timers, clock }
 }

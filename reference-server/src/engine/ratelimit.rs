@@ -66,12 +66,13 @@ mod tests {
     fn window_refuses_then_reopens() {
         let mut w = RateWindows::default();
         let limit = Some(Window { max: 2, window_ms: 1000 });
-        assert!(w.take(RateClass::Scheduling, limit, 10).is_ok());
-        assert!(w.take(RateClass::Scheduling, limit, 20).is_ok());
-        let e = w.take(RateClass::Scheduling, limit, 30).expect_err("third in window");
+        assert!(w.take(RateClass::Scheduling, limit, 10_000).is_ok());
+        assert!(w.take(RateClass::Scheduling, limit, 10_010).is_ok());
+        let e = w.take(RateClass::Scheduling, limit, 10_020).expect_err("third in window");
         assert_eq!((e.status, e.retry_after_ms), (429, Some(980)));
-        assert!(w.take(RateClass::Management, limit, 30).is_ok(), "classes are separate");
-        assert!(w.take(RateClass::Scheduling, limit, 1010).is_ok(), "a new window");
-        assert!(w.take(RateClass::Scheduling, None, 1010).is_ok());
+        assert!(w.take(RateClass::Management, limit, 10_020).is_ok(), "classes are separate");
+        assert!(w.take(RateClass::Scheduling, limit, 10_999).is_err(), "window still open");
+        assert!(w.take(RateClass::Scheduling, limit, 11_000).is_ok(), "a new window");
+        assert!(w.take(RateClass::Scheduling, None, 11_000).is_ok());
     }
 }

@@ -15,10 +15,13 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
+/// The surface a delay was asked on, and the delay or why it is no delay.
+type RequestedDelay = (Surface, Result<u64, MatrixError>);
+
 /// SCH-1 / UNS-1: the delay a send asks for, if any, with the surface its name belongs to.
 /// SCH-9: only a positive integer number of ms is a delay; integers too large for 64 bits are
 /// still integers and fall to SCH-5.
-fn requested_delay(q: &Query) -> Result<Option<(Surface, Result<u64, MatrixError>)>, MatrixError> {
+fn requested_delay(q: &Query) -> Result<Option<RequestedDelay>, MatrixError> {
     let stable = q.get("delay")?;
     let unstable = q.get("org.matrix.msc4140.delay")?;
     let (surface, text) = match (stable, unstable) {

@@ -1,0 +1,123 @@
+//! Bad input gets a clear Matrix error and changes nothing.
+
+use crate::harness::{id, settings, User, T};
+use reference_server::config::Settings;
+use serde_json::{json, Value};
+
+async fn snapshot(t: &T, u: &User, room: &str) -> (Vec<Value>, Vec<Value>, usize) {
+    (t.scheduled(u).await, t.finalised(u).await, t.timeline(u, room).await.len())
+}
+
+/// Method, path, token, body, expected status and errcode.
+type Case<'a> = (&'a str, String, Option<&'a str>, Vec<u8>, u16, &'a str);
+
+// covers: MGT-2 SCH-2 SCH-9 SEC-1 MGT-7
+#[tokio::test(start_paused = true)]
+async fn bad_requests_get_matrix_errors_and_change_nothing() {
+    let t = T::with(Settings { max_body_bytes: 4096, ..settings() }).await;
+    let (a, b) = (t.user("a").await, t.user("b").await);
+    let room = t.room(&a, &[&b]).await;
+    let d = id(&t.schedule_state(&a, &room, "k", 60_000, json!({"v": 1})).await);
+    let before = snapshot(&t, &a, &room).await;
+    let state = format!("/_matrix/client/v3/rooms/{room}/state/m.rtc.member/k?delay=1000");
+    let send = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/x?delay=1000");
+    let manage = format!("/_matrix/client/v1/delayed_events/{d}");
+    let tok = Some(a.token.as_str());
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let cases: Vec<Case> = vec![
+        // Bodies that are not JSON objects.
+        ("PUT", state.clone(), tok, b"not json".to_vec(), 400, "M_NOT_JSON"),
+        ("PUT", state.clone(), tok, b"[1,2]".to_vec(), 400, "M_BAD_JSON"),
+        ("PUT", state.clone(), tok, b"\"text\"".to_vec(), 400, "M_BAD_JSON"),
+        ("PUT", state.clone(), tok, b"null".to_vec(), 400, "M_BAD_JSON"),
+        ("PUT", send.clone(), tok, vec![0xff, 0xfe, b'{', b'}'], 400, "M_NOT_JSON"),
+        ("PUT", send.clone(), tok, b"{\"a\":".to_vec(), 400, "M_NOT_JSON"),
+        ("PUT", send.clone(), tok, deep.into_bytes(), 413, "M_TOO_LARGE"),
+        ("PUT", send.clone(), tok, format!("{{\"a\":\"{}\"}}", "x".repeat(5000)).into_bytes(), 413, "M_TOO_LARGE"),
+        ("POST", manage.clone(), tok, format!("{}1{}", "[".repeat(200), "]".repeat(200)).into_bytes(), 400, "M_NOT_JSON"),
+        // Wrong JSON types.
+        ("POST", manage.clone(), tok, b"{\"action\":[\"send\"]}".to_vec(), 400, "M_INVALID_PARAM"),
+        ("POST", manage.clone(), tok, b"{\"action\":\"\"}".to_vec(), 400, "M_INVALID_PARAM"),
+        ("POST", "/_matrix/client/v3/createRoom".into(), tok, b"{\"name\":5}".to_vec(), 400, "M_BAD_JSON"),
+        ("POST", "/_matrix/client/v3/createRoom".into(), tok, b"{\"initial_state\":{}}".to_vec(), 400, "M_BAD_JSON"),
+        ("POST", "/_matrix/client/v3/createRoom".into(), tok, b"{\"power_level_content_override\":{\"users_default\":\"x\"}}".to_vec(), 400, "M_BAD_JSON"),
+        ("POST", "/_matrix/client/v3/createRoom".into(), tok, b"{\"preset\":\"nope\"}".to_vec(), 400, "M_INVALID_PARAM"),
+        // Delays at the edges.
+        ("PUT", state.replace("delay=1000", "delay=-9223372036854775808"), tok, b"{}".to_vec(), 400, "M_INVALID_PARAM"),
+        ("PUT", state.replace("delay=1000", "delay=18446744073709551616"), tok, b"{}".to_vec(), 400, "M_MAX_DELAY_EXCEEDED"),
+        ("PUT", state.replace("delay=1000", "delay=0.5"), tok, b"{}".to_vec(), 400, "M_INVALID_PARAM"),
+        ("PUT", state.replace("delay=1000", "delay=1000&delay=2000"), tok, b"{}".to_vec(), 400, "M_INVALID_PARAM"),
+        ("PUT", state.replace("delay=1000", "delay=NaN"), tok, b"{}".to_vec(), 400, "M_INVALID_PARAM"),
+        // Ids and rooms.
+        ("POST", "/_matrix/client/v1/delayed_events/%00%ff".into(), tok, b"{\"action\":\"send\"}".to_vec(), 400, "M_INVALID_PARAM"),
+        ("POST", "/_matrix/client/v1/delayed_events/%00".into(), tok, b"{\"action\":\"send\"}".to_vec(), 404, "M_NOT_FOUND"),
+        ("POST", format!("/_matrix/client/v1/delayed_events/{}", "f".repeat(4000)), tok, b"{\"action\":\"send\"}".to_vec(), 404, "M_NOT_FOUND"),
+        ("POST", "/_matrix/client/v1/delayed_events/scheduled".into(), tok, b"{\"action\":\"send\"}".to_vec(), 404, "M_NOT_FOUND"),
+        ("POST", "/_matrix/client/v1/delayed_events/finalised".into(), tok, b"{\"action\":\"cancel\"}".to_vec(), 404, "M_NOT_FOUND"),
+        ("PUT", "/_matrix/client/v3/rooms/!nope:localhost/state/m.rtc.member/k?delay=10".into(), tok, b"{}".to_vec(), 403, "M_FORBIDDEN"),
+        ("PUT", "/_matrix/client/v3/rooms/%ZZ/state/m.rtc.member/k?delay=10".into(), tok, b"{}".to_vec(), 403, "M_FORBIDDEN"),
+        ("POST", "/_matrix/client/v3/rooms/!nope:localhost/join".into(), tok, Vec::new(), 404, "M_NOT_FOUND"),
+        ("GET", "/_matrix/client/v1/delayed_events/finalised?from=1_zz".into(), tok, Vec::new(), 400, "M_INVALID_PARAM"),
+        ("GET", "/_matrix/client/v1/delayed_events/scheduled?from=18446744073709551616_00000000000000000000000000000000".into(), tok, Vec::new(), 400, "M_INVALID_PARAM"),
+        ("GET", "/_matrix/client/v3/sync?since=garbage".into(), tok, Vec::new(), 400, "M_INVALID_PARAM"),
+        ("GET", "/_matrix/client/v3/sync?timeout=-1".into(), tok, Vec::new(), 400, "M_INVALID_PARAM"),
+        ("GET", "/_matrix/client/v3/sync?filter=%7Bbad".into(), tok, Vec::new(), 400, "M_BAD_JSON"),
+        ("GET", "/_matrix/client/v3/sync?filter=999".into(), tok, Vec::new(), 400, "M_INVALID_PARAM"),
+        // Tokens.
+        ("GET", "/_matrix/client/v1/delayed_events/scheduled".into(), Some("\u{1F600}"), Vec::new(), 401, "M_UNKNOWN_TOKEN"),
+        ("GET", "/_matrix/client/v1/delayed_events/scheduled".into(), Some(""), Vec::new(), 401, "M_UNKNOWN_TOKEN"),
+        // Other users' ids, unknown actions, unknown endpoints and methods.
+        ("POST", manage.clone(), Some(b.token.as_str()), b"{\"action\":\"cancel\"}".to_vec(), 404, "M_NOT_FOUND"),
+        ("POST", manage.clone(), tok, b"{\"action\":\"destroy\"}".to_vec(), 400, "M_INVALID_PARAM"),
+        ("GET", manage.clone(), tok, Vec::new(), 405, "M_UNRECOGNIZED"),
+        ("DELETE", "/_matrix/client/v1/delayed_events/scheduled".into(), tok, Vec::new(), 405, "M_UNRECOGNIZED"),
+        ("GET", "/_matrix/client/v2/delayed_events".into(), tok, Vec::new(), 404, "M_UNRECOGNIZED"),
+        ("PUT", format!("/_matrix/client/v3/rooms/{room}/state/{}/k?delay=10", "t".repeat(300)), tok, b"{}".to_vec(), 400, "M_INVALID_PARAM"),
+    ];
+    for (method, path, token, body, status, code) in cases {
+        let r = match token {
+            Some(tok) => raw_with_token(&t, method, &path, tok, body).await,
+            None => t.raw(method, &path, None, body).await,
+        };
+        assert_eq!(
+            (r.status, r.body["errcode"].as_str()),
+            (status, Some(code)),
+            "{method} {}: {}",
+            &path[..path.len().min(120)],
+            r.body
+        );
+        assert!(r.body["error"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", r.body);
+    }
+    assert_eq!(snapshot(&t, &a, &room).await, before, "bad requests changed state");
+    t.invariants();
+}
+
+async fn raw_with_token(t: &T, method: &str, path: &str, token: &str, body: Vec<u8>) -> crate::harness::Resp {
+    // Tokens that are not valid header values go in the query string instead.
+    if axum::http::HeaderValue::from_str(&format!("Bearer {token}")).is_ok() {
+        t.raw(method, path, Some(token), body).await
+    } else {
+        let q: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+        let sep = if path.contains('?') { '&' } else { '?' };
+        t.raw(method, &format!("{path}{sep}access_token={q}"), None, body).await
+    }
+}
+
+// covers: SCH-2
+#[tokio::test(start_paused = true)]
+async fn non_ascii_and_large_numbers_in_content_are_kept() {
+    let t = T::new().await;
+    let a = t.user("a").await;
+    let room = t.room(&a, &[]).await;
+    let content = json!({"body": "héllo 🌍 \u{0000} \u{202e}", "n": 18446744073709551615u64, "neg": -9223372036854775808i64, "f": 1.0e300});
+    let d = id(&t
+        .put(&a, &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/y?delay=10"), content.clone())
+        .await);
+    t.sleep(10).await;
+    let f = t.finalised(&a).await;
+    let item = f.iter().find(|i| i["delayed_event"]["delay_id"] == d.as_str()).expect("finalised");
+    assert_eq!(item["delayed_event"]["content"], content);
+    let ev =
+        t.timeline(&a, &room).await.into_iter().find(|e| e["event_id"] == item["event_id"]).expect("sent");
+    assert_eq!(ev["content"], content);
+}

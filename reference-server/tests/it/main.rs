@@ -1,0 +1,14 @@
+//! HTTP-level integration tests of the reference server, in process, on virtual time.
+//! Every test names the requirement ids it covers (`covers:`); `coverage.rs` checks that every
+//! requirement the server implements is covered.
+
+mod bad_input;
+mod client_api;
+mod coverage;
+mod harness;
+mod lookups;
+mod managing;
+mod push;
+mod scheduling;
+mod sending;
+mod unstable;
