@@ -39,7 +39,7 @@ impl Signals for Shell {
 /// Fire delayed events as they fall due, forever.
 pub async fn run(engine: Arc<Engine>, shell: Arc<Shell>, clock: Clock) {
     loop {
-        match engine.run_timers(clock.now_ms()) {
+        match engine.run_timers(&|| clock.now_ms()) {
             Some(due) => {
                 tokio::select! {
                     _ = tokio::time::sleep_until(clock.instant_at(due)) => {}

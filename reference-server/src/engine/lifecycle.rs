@@ -219,12 +219,18 @@ impl Engine {
         }
     }
 
-    /// Fire every timer due at `now`; returns the next due time. Called by the timer task only.
-    pub fn run_timers(&self, now: u64) -> Option<u64> {
+    /// Fire every timer that is due; returns the next due time. Called by the timer task only.
+    /// `clock` is read again for each event, so a sent event carries the time it was actually
+    /// sent (SRV-10) even when a long batch is due at once.
+    pub fn run_timers(&self, clock: &dyn Fn() -> u64) -> Option<u64> {
         let mut heap = lock(&self.timers.heap);
         loop {
             self.timers.drain_into(&mut heap);
-            while heap.peek().is_some_and(|Reverse(e)| e.due <= now) {
+            loop {
+                let now = clock();
+                if !heap.peek().is_some_and(|Reverse(e)| e.due <= now) {
+                    break;
+                }
                 if let Some(Reverse(entry)) = heap.pop() {
                     self.fire(entry, now);
                 }

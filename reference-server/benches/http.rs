@@ -1,0 +1,299 @@
+//! Throughput, firing lateness and memory of the reference server, over HTTP on loopback.
+//!
+//! `cargo bench -p reference-server --bench http [-- --connections 64 --seconds 5 --max-level 1000000]`
+//!
+//! The server runs as its own process (the release binary, rate limits off) so its memory is
+//! measured alone; the load comes from N keep-alive HTTP/1.1 connections in this process, one
+//! request in flight per connection. Results: docs/performance.md.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Conn {
+    tx: SendRequest<Full<Bytes>>,
+    token: String,
+    room: String,
+    ids: Vec<String>,
+    next_txn: u64,
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args(["--listen", "127.0.0.1:0", "--no-rate-limits", "--log", "warn"])
+        .args(["--max-delayed-per-user", "100000000", "--retention-max-per-user", "100000000"])
+        .args(["--page-size", "1000"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start reference-server");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("base URL");
+    let addr = line.trim().trim_start_matches("http://").to_string();
+    Server { child, addr }
+}
+
+fn rss_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn connect(addr: &str) -> SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(conn);
+    tx
+}
+
+async fn call(tx: &mut SendRequest<Full<Bytes>>, method: &str, path: &str, token: &str, body: &str) -> (u16, Bytes) {
+    tx.ready().await.expect("ready");
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("request");
+    let res = tx.send_request(req).await.expect("response");
+    let status = res.status().as_u16();
+    (status, res.into_body().collect().await.expect("body").to_bytes())
+}
+
+fn field(body: &Bytes, key: &str) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("json");
+    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_string()
+}
+
+async fn setup(addr: &str, n: usize, prefix: &str) -> Vec<Conn> {
+    let mut conns = Vec::new();
+    for i in 0..n {
+        let mut tx = connect(addr).await;
+        let body = format!(r#"{{"username":"{prefix}{i}","password":"pw","auth":{{"type":"m.login.dummy"}}}}"#);
+        let (_, b) = call(&mut tx, "POST", "/_matrix/client/v3/register", "", &body).await;
+        let token = field(&b, "access_token");
+        let (_, b) = call(&mut tx, "POST", "/_matrix/client/v3/createRoom", &token, r#"{"preset":"public_chat"}"#).await;
+        let room = field(&b, "room_id");
+        conns.push(Conn { tx, token, room, ids: Vec::new(), next_txn: 0 });
+    }
+    conns
+}
+
+#[derive(Clone, Copy)]
+enum Work {
+    Versions,
+    Schedule { delay_ms: u64 },
+    Restart,
+}
+
+async fn step(c: &mut Conn, work: Work, i: u64) -> bool {
+    match work {
+        Work::Versions => call(&mut c.tx, "GET", "/_matrix/client/versions", "", "").await.0 == 200,
+        Work::Schedule { delay_ms } => {
+            c.next_txn += 1;
+            let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/b{}?delay={delay_ms}", c.room, c.next_txn);
+            let (status, body) = call(&mut c.tx, "PUT", &path, &c.token.clone(), r#"{"body":"x"}"#).await;
+            if status == 200 {
+                c.ids.push(field(&body, "delay_id"));
+            }
+            status == 200
+        }
+        Work::Restart => {
+            // A pseudo-random pick spreads restarts over the whole index.
+            let k = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as usize % c.ids.len();
+            let path = format!("/_matrix/client/v1/delayed_events/{}", c.ids[k]);
+            call(&mut c.tx, "POST", &path, &c.token.clone(), r#"{"action":"restart"}"#).await.0 == 200
+        }
+    }
+}
+
+/// Run `work` on every connection for `secs`; requests per second.
+async fn measure(conns: Vec<Conn>, work: Work, secs: f64) -> (Vec<Conn>, f64) {
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut c| {
+            let (done, failed) = (done.clone(), failed.clone());
+            tokio::spawn(async move {
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    i += 1;
+                    if step(&mut c, work, i).await {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                c
+            })
+        })
+        .collect();
+    let mut back = Vec::new();
+    for t in tasks {
+        back.push(t.await.expect("task"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests failed");
+    (back, done.load(Ordering::Relaxed) as f64 / elapsed)
+}
+
+/// Schedule on every connection until each holds `per_conn` delayed events.
+async fn fill(conns: Vec<Conn>, per_conn: usize, delay_ms: u64) -> Vec<Conn> {
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut c| {
+            tokio::spawn(async move {
+                let mut i = 0;
+                while c.ids.len() < per_conn {
+                    i += 1;
+                    assert!(step(&mut c, Work::Schedule { delay_ms }, i).await, "schedule failed");
+                }
+                c
+            })
+        })
+        .collect();
+    let mut back = Vec::new();
+    for t in tasks {
+        back.push(t.await.expect("task"));
+    }
+    back
+}
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn lateness(n_conns: usize, events: usize) {
+    let server = start_server(&[]);
+    let conns = setup(&server.addr, n_conns, "late").await;
+    let per = events / n_conns;
+    // Due times spread over 10 s, starting 10 s out: all are outstanding before the first fires.
+    let t0 = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut c| {
+            tokio::spawn(async move {
+                for i in 0..per {
+                    let offset = (i as u64 * 10_000 / per as u64) + (c.room.len() as u64 % 7);
+                    let target = t0 + Duration::from_millis(10_000 + offset);
+                    let delay = target.saturating_duration_since(Instant::now()).as_millis().max(1) as u64;
+                    assert!(step(&mut c, Work::Schedule { delay_ms: delay }, 0).await);
+                }
+                c
+            })
+        })
+        .collect();
+    let mut conns = Vec::new();
+    for t in tasks {
+        conns.push(t.await.expect("task"));
+    }
+    let scheduled_in = t0.elapsed();
+    let outstanding: usize = conns.iter().map(|c| c.ids.len()).sum();
+    tokio::time::sleep(Duration::from_millis(21_000).saturating_sub(t0.elapsed())).await;
+    let mut late = Vec::new();
+    for c in &mut conns {
+        let mut from = String::new();
+        loop {
+            let q = if from.is_empty() { String::new() } else { format!("?from={from}") };
+            let path = format!("/_matrix/client/v1/delayed_events/finalised{q}");
+            let (_, body) = call(&mut c.tx, "GET", &path, &c.token.clone(), "").await;
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            for f in v["finalised"].as_array().into_iter().flatten() {
+                let d = &f["delayed_event"];
+                let due = d["running_since"].as_u64().unwrap_or(0) + d["delay"].as_u64().unwrap_or(0);
+                assert_eq!(f["outcome"], "send");
+                let ts = f["origin_server_ts"].as_u64().unwrap_or(0);
+                assert!(ts >= due, "sent early");
+                late.push(ts - due);
+            }
+            match v["next_batch"].as_str() {
+                Some(n) => from = n.to_string(),
+                None => break,
+            }
+        }
+    }
+    assert_eq!(late.len(), outstanding, "every event was sent");
+    late.sort_unstable();
+    println!(
+        "lateness: {} events ({} outstanding, scheduled in {:.1} s), p50 {} ms, p99 {} ms, max {} ms",
+        late.len(),
+        outstanding,
+        scheduled_in.as_secs_f64(),
+        percentile(&late, 0.5),
+        percentile(&late, 0.99),
+        late.last().copied().unwrap_or(0)
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n = arg("--connections", 64) as usize;
+    let secs = arg("--seconds", 5) as f64;
+    let max_level = arg("--max-level", 1_000_000) as usize;
+    let late_events = arg("--lateness-events", 100_000) as usize;
+    println!("connections {n}, {secs} s per measurement, cores {}", std::thread::available_parallelism().map_or(0, |p| p.get()));
+
+    let server = start_server(&[]);
+    let conns = setup(&server.addr, n, "bench").await;
+    let (conns, versions) = measure(conns, Work::Versions, secs).await;
+    println!("GET /versions: {versions:.0} req/s (ceiling)");
+    let rss_empty = rss_kib(&server);
+    let mut conns = conns;
+    let mut level = 1_000;
+    let mut rss_at = Vec::new();
+    while level <= max_level {
+        conns = fill(conns, level / n + 1, 86_400_000).await;
+        let held: usize = conns.iter().map(|c| c.ids.len()).sum();
+        let rss = rss_kib(&server);
+        rss_at.push((held, rss));
+        let (c, restart) = measure(conns, Work::Restart, secs).await;
+        let (c, schedule) = measure(c, Work::Schedule { delay_ms: 86_400_000 }, secs).await;
+        conns = c;
+        println!(
+            "outstanding {held:>8}: restart {restart:>7.0} req/s ({:.0}% of /versions), schedule {schedule:>7.0} req/s, RSS {:.1} MiB",
+            100.0 * restart / versions,
+            rss as f64 / 1024.0
+        );
+        level *= 10;
+    }
+    if let Some((held, rss)) = rss_at.last() {
+        let per = (rss - rss_empty) as f64 * 1024.0 / *held as f64;
+        println!("memory: {per:.0} bytes per scheduled event at {held} outstanding (RSS {} MiB -> {} MiB)", rss_empty / 1024, rss / 1024);
+    }
+    drop(conns);
+    drop(server);
+    lateness(100, late_events).await;
+}
