@@ -70,7 +70,13 @@ async fn connect(addr: &str) -> SendRequest<Full<Bytes>> {
     tx
 }
 
-async fn call(tx: &mut SendRequest<Full<Bytes>>, method: &str, path: &str, token: &str, body: &str) -> (u16, Bytes) {
+async fn call(
+    tx: &mut SendRequest<Full<Bytes>>,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, Bytes) {
     tx.ready().await.expect("ready");
     let req = hyper::Request::builder()
         .method(method)
@@ -94,14 +100,41 @@ async fn setup(addr: &str, n: usize, prefix: &str) -> Vec<Conn> {
     let mut conns = Vec::new();
     for i in 0..n {
         let mut tx = connect(addr).await;
-        let body = format!(r#"{{"username":"{prefix}{i}","password":"pw","auth":{{"type":"m.login.dummy"}}}}"#);
+        let body =
+            format!(r#"{{"username":"{prefix}{i}","password":"pw","auth":{{"type":"m.login.dummy"}}}}"#);
         let (_, b) = call(&mut tx, "POST", "/_matrix/client/v3/register", "", &body).await;
         let token = field(&b, "access_token");
-        let (_, b) = call(&mut tx, "POST", "/_matrix/client/v3/createRoom", &token, r#"{"preset":"public_chat"}"#).await;
+        let (_, b) =
+            call(&mut tx, "POST", "/_matrix/client/v3/createRoom", &token, r#"{"preset":"public_chat"}"#)
+                .await;
         let room = field(&b, "room_id");
         conns.push(Conn { tx, token, room, ids: Vec::new(), next_txn: 0 });
     }
     conns
+}
+
+/// Cancel the newest events on every connection until each holds `per_conn` again.
+async fn trim(conns: Vec<Conn>, per_conn: usize) -> Vec<Conn> {
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut c| {
+            tokio::spawn(async move {
+                while c.ids.len() > per_conn {
+                    let id = c.ids.pop().unwrap_or_default();
+                    let path = format!("/_matrix/client/v1/delayed_events/{id}");
+                    let (status, _) =
+                        call(&mut c.tx, "POST", &path, &c.token.clone(), r#"{"action":"cancel"}"#).await;
+                    assert_eq!(status, 200, "cancel failed");
+                }
+                c
+            })
+        })
+        .collect();
+    let mut back = Vec::new();
+    for t in tasks {
+        back.push(t.await.expect("task"));
+    }
+    back
 }
 
 #[derive(Clone, Copy)]
@@ -116,7 +149,10 @@ async fn step(c: &mut Conn, work: Work, i: u64) -> bool {
         Work::Versions => call(&mut c.tx, "GET", "/_matrix/client/versions", "", "").await.0 == 200,
         Work::Schedule { delay_ms } => {
             c.next_txn += 1;
-            let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/b{}?delay={delay_ms}", c.room, c.next_txn);
+            let path = format!(
+                "/_matrix/client/v3/rooms/{}/send/m.room.message/b{}?delay={delay_ms}",
+                c.room, c.next_txn
+            );
             let (status, body) = call(&mut c.tx, "PUT", &path, &c.token.clone(), r#"{"body":"x"}"#).await;
             if status == 200 {
                 c.ids.push(field(&body, "delay_id"));
@@ -189,7 +225,11 @@ async fn fill(conns: Vec<Conn>, per_conn: usize, delay_ms: u64) -> Vec<Conn> {
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
@@ -264,35 +304,47 @@ async fn main() {
     let secs = arg("--seconds", 5) as f64;
     let max_level = arg("--max-level", 1_000_000) as usize;
     let late_events = arg("--lateness-events", 100_000) as usize;
-    println!("connections {n}, {secs} s per measurement, cores {}", std::thread::available_parallelism().map_or(0, |p| p.get()));
+    println!(
+        "connections {n}, {secs} s per measurement, cores {}",
+        std::thread::available_parallelism().map_or(0, |p| p.get())
+    );
 
-    let server = start_server(&[]);
+    // Finalised records are not kept here, so churn does not grow memory between levels.
+    let server = start_server(&["--retention-max-per-user", "0"]);
     let conns = setup(&server.addr, n, "bench").await;
-    let (conns, versions) = measure(conns, Work::Versions, secs).await;
+    let (mut conns, versions) = measure(conns, Work::Versions, secs).await;
     println!("GET /versions: {versions:.0} req/s (ceiling)");
-    let rss_empty = rss_kib(&server);
-    let mut conns = conns;
     let mut level = 1_000;
-    let mut rss_at = Vec::new();
     while level <= max_level {
-        conns = fill(conns, level / n + 1, 86_400_000).await;
+        let per_conn = level.div_ceil(n);
+        conns = fill(conns, per_conn, 86_400_000).await;
         let held: usize = conns.iter().map(|c| c.ids.len()).sum();
-        let rss = rss_kib(&server);
-        rss_at.push((held, rss));
         let (c, restart) = measure(conns, Work::Restart, secs).await;
         let (c, schedule) = measure(c, Work::Schedule { delay_ms: 86_400_000 }, secs).await;
-        conns = c;
+        let grown: usize = c.iter().map(|c| c.ids.len()).sum();
+        conns = trim(c, per_conn).await;
         println!(
-            "outstanding {held:>8}: restart {restart:>7.0} req/s ({:.0}% of /versions), schedule {schedule:>7.0} req/s, RSS {:.1} MiB",
+            "outstanding {held:>8}: restart {restart:>7.0} req/s ({:.0}% of /versions), schedule {schedule:>7.0} req/s (outstanding {held} -> {grown})",
             100.0 * restart / versions,
-            rss as f64 / 1024.0
         );
         level *= 10;
     }
-    if let Some((held, rss)) = rss_at.last() {
-        let per = (rss - rss_empty) as f64 * 1024.0 / *held as f64;
-        println!("memory: {per:.0} bytes per scheduled event at {held} outstanding (RSS {} MiB -> {} MiB)", rss_empty / 1024, rss / 1024);
-    }
+    drop(conns);
+    drop(server);
+
+    // Memory on a fresh server: RSS growth per scheduled event.
+    let server = start_server(&[]);
+    let conns = setup(&server.addr, n, "mem").await;
+    let before = rss_kib(&server);
+    let conns = fill(conns, max_level.div_ceil(n), 86_400_000).await;
+    let held: usize = conns.iter().map(|c| c.ids.len()).sum();
+    let after = rss_kib(&server);
+    println!(
+        "memory: {:.0} bytes per scheduled event at {held} outstanding (RSS {:.1} MiB -> {:.1} MiB)",
+        (after - before) as f64 * 1024.0 / held as f64,
+        before as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
     drop(conns);
     drop(server);
     lateness(100, late_events).await;

@@ -237,3 +237,70 @@ impl UserDelays {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::{empty_object, Draft};
+    use crate::engine::rooms::Room;
+    use crate::sync::Mutex;
+
+    fn scheduled(delay_ms: u64, running_since: u64) -> Scheduled {
+        let id: Arc<str> = Arc::from("!r:x");
+        let room = Arc::new(RoomCell { id: id.clone(), room: Mutex::new(Room::new(id, Arc::from("@a:x"))) });
+        let draft =
+            Draft { event_type: Arc::from("m.room.message"), state_key: None, content: empty_object() };
+        Scheduled { room, draft, delay_ms, running_since }
+    }
+
+    // covers: SRV-8 MGT-5
+    #[test]
+    fn take_record_restart_keep_indexes_consistent() {
+        let mut d = UserDelays::default();
+        let (a, b) = (DelayId(1), DelayId(2));
+        d.insert(a, scheduled(100, 0));
+        d.insert(b, scheduled(50, 0));
+        assert_eq!(d.scheduled_all().iter().map(|(id, _)| *id).collect::<Vec<_>>(), [b, a]);
+        assert_eq!(d.restart(b, 80), Some(130));
+        assert_eq!(d.scheduled_all().iter().map(|(id, _)| *id).collect::<Vec<_>>(), [a, b]);
+        let taken = d.take(a).expect("scheduled");
+        assert!(d.take(a).is_none(), "taken once");
+        d.record(a, taken, Outcome::Send, Reason::Delay, None, None, 100);
+        assert!(d.restart(a, 120).is_none(), "a finalised event cannot restart");
+        d.check_invariants().expect("consistent");
+    }
+
+    /// The invariant check is not vacuous: each kind of corruption is reported.
+    #[test]
+    fn invariant_check_detects_corruption() {
+        let mut d = UserDelays::default();
+        d.insert(DelayId(1), scheduled(100, 0));
+        d.by_due.insert((999, DelayId(1)));
+        assert!(d.check_invariants().is_err(), "stale due index");
+
+        let mut d = UserDelays::default();
+        d.insert(DelayId(1), scheduled(100, 0));
+        let s = scheduled(100, 0);
+        d.record(DelayId(1), s, Outcome::Cancel, Reason::Action, None, None, 5);
+        assert!(d.check_invariants().is_err(), "both scheduled and finalised");
+
+        let mut d = UserDelays::default();
+        d.record(DelayId(3), scheduled(1, 0), Outcome::Cancel, Reason::Action, None, None, 5);
+        d.by_ts.clear();
+        assert!(d.check_invariants().is_err(), "finalised index missing");
+    }
+
+    // covers: LST-5
+    #[test]
+    fn retention_drops_oldest_finalisation_first_even_on_timestamp_ties() {
+        let mut d = UserDelays::default();
+        for i in 0..4 {
+            d.record(DelayId(10 - i), scheduled(1, 0), Outcome::Cancel, Reason::Action, None, None, 7);
+        }
+        d.enforce_retention(7, Retention { max_age_ms: 1000, max_per_user: 2 });
+        assert!(d.finalised(DelayId(10)).is_none() && d.finalised(DelayId(9)).is_none());
+        assert!(d.finalised(DelayId(8)).is_some() && d.finalised(DelayId(7)).is_some());
+        d.enforce_retention(1008, Retention { max_age_ms: 1000, max_per_user: 2 });
+        assert!(d.finalised(DelayId(8)).is_none(), "older than the age limit");
+    }
+}
