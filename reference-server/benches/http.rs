@@ -36,12 +36,12 @@ impl Drop for Server {
     }
 }
 
-fn start_server(extra: &[&str]) -> Server {
+/// `retained`: finalised records kept per user.
+fn start_server(retained: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
         .args(["--listen", "127.0.0.1:0", "--no-rate-limits", "--log", "warn"])
-        .args(["--max-delayed-per-user", "100000000", "--retention-max-per-user", "100000000"])
+        .args(["--max-delayed-per-user", "100000000", "--retention-max-per-user", retained])
         .args(["--page-size", "1000"])
-        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start reference-server");
@@ -49,6 +49,7 @@ fn start_server(extra: &[&str]) -> Server {
     let stdout = child.stdout.take().expect("stdout");
     std::io::BufReader::new(stdout).read_line(&mut line).expect("base URL");
     let addr = line.trim().trim_start_matches("http://").to_string();
+    assert!(!addr.is_empty(), "reference-server did not start");
     Server { child, addr }
 }
 
@@ -237,7 +238,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 async fn lateness(n_conns: usize, events: usize) {
-    let server = start_server(&[]);
+    let server = start_server("100000000");
     let conns = setup(&server.addr, n_conns, "late").await;
     let per = events / n_conns;
     // Due times spread over 10 s, starting 10 s out: all are outstanding before the first fires.
@@ -310,7 +311,7 @@ async fn main() {
     );
 
     // Finalised records are not kept here, so churn does not grow memory between levels.
-    let server = start_server(&["--retention-max-per-user", "0"]);
+    let server = start_server("0");
     let conns = setup(&server.addr, n, "bench").await;
     let (mut conns, versions) = measure(conns, Work::Versions, secs).await;
     println!("GET /versions: {versions:.0} req/s (ceiling)");
@@ -333,7 +334,7 @@ async fn main() {
     drop(server);
 
     // Memory on a fresh server: RSS growth per scheduled event.
-    let server = start_server(&[]);
+    let server = start_server("100000000");
     let conns = setup(&server.addr, n, "mem").await;
     let before = rss_kib(&server);
     let conns = fill(conns, max_level.div_ceil(n), 86_400_000).await;
