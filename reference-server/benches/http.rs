@@ -1,6 +1,7 @@
 //! Throughput, firing lateness and memory of the reference server, over HTTP on loopback.
 //!
-//! `cargo bench -p reference-server --bench http [-- --connections 64 --seconds 5 --max-level 1000000]`
+//! `cargo bench -p reference-server --bench http [-- --connections 64 --seconds 5 --repeat 3 --max-level 1000000]`
+//! (`--memory 0` stops after the throughput table.)
 //!
 //! The server runs as its own process (the release binary, rate limits off) so its memory is
 //! measured alone; the load comes from N keep-alive HTTP/1.1 connections in this process, one
@@ -224,6 +225,38 @@ async fn fill(conns: Vec<Conn>, per_conn: usize, delay_ms: u64) -> Vec<Conn> {
     back
 }
 
+/// A 1 s warm-up, then `reps` timed runs; the median rate. Scheduling runs are trimmed back to
+/// `per_conn` events per connection after each run so the outstanding count stays at its level.
+async fn median(mut conns: Vec<Conn>, work: Work, secs: f64, reps: usize, per_conn: usize) -> (Vec<Conn>, Rate, usize) {
+    let mut rates = Vec::new();
+    let mut peak = 0;
+    for rep in 0..=reps {
+        let (c, rate) = measure(conns, work, if rep == 0 { 1.0 } else { secs }).await;
+        peak = peak.max(c.iter().map(|c| c.ids.len()).sum());
+        conns = trim(c, per_conn).await;
+        if rep > 0 {
+            rates.push(rate);
+        }
+    }
+    rates.sort_by(f64::total_cmp);
+    let rate = Rate { median: rates[rates.len() / 2], min: rates[0], max: rates[rates.len() - 1] };
+    (conns, rate, peak)
+}
+
+/// Requests per second over the timed runs.
+#[derive(Clone, Copy)]
+struct Rate {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>6.0} req/s [{:.0}..{:.0}]", self.median, self.min, self.max)
+    }
+}
+
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -306,33 +339,37 @@ async fn main() {
     let max_level = arg("--max-level", 1_000_000) as usize;
     let late_events = arg("--lateness-events", 100_000) as usize;
     println!(
-        "connections {n}, {secs} s per measurement, cores {}",
+        "connections {n}, median of {} runs of {secs} s after a 1 s warm-up, cores {}",
+        arg("--repeat", 3),
         std::thread::available_parallelism().map_or(0, |p| p.get())
     );
 
     // Finalised records are not kept here, so churn does not grow memory between levels.
     let server = start_server("0");
     let conns = setup(&server.addr, n, "bench").await;
-    let (mut conns, versions) = measure(conns, Work::Versions, secs).await;
-    println!("GET /versions: {versions:.0} req/s (ceiling)");
+    let reps = arg("--repeat", 3) as usize;
+    let (mut conns, versions, _) = median(conns, Work::Versions, secs, reps, 0).await;
+    println!("GET /versions: {versions} (ceiling)");
     let mut level = 1_000;
     while level <= max_level {
         let per_conn = level.div_ceil(n);
         conns = fill(conns, per_conn, 86_400_000).await;
         let held: usize = conns.iter().map(|c| c.ids.len()).sum();
-        let (c, restart) = measure(conns, Work::Restart, secs).await;
-        let (c, schedule) = measure(c, Work::Schedule { delay_ms: 86_400_000 }, secs).await;
-        let grown: usize = c.iter().map(|c| c.ids.len()).sum();
-        conns = trim(c, per_conn).await;
+        let (c, restart, _) = median(conns, Work::Restart, secs, reps, per_conn).await;
+        let (c, schedule, grown) = median(c, Work::Schedule { delay_ms: 86_400_000 }, secs, reps, per_conn).await;
+        conns = c;
         println!(
-            "outstanding {held:>8}: restart {restart:>7.0} req/s ({:.0}% of /versions), schedule {schedule:>7.0} req/s (outstanding {held} -> {grown})",
-            100.0 * restart / versions,
+            "outstanding {held:>8}: restart {restart} ({:.0}% of /versions), schedule {schedule} (outstanding {held} -> {grown})",
+            100.0 * restart.median / versions.median,
         );
         level *= 10;
     }
     drop(conns);
     drop(server);
 
+    if arg("--memory", 1) == 0 {
+        return;
+    }
     // Memory on a fresh server: RSS growth per scheduled event.
     let server = start_server("100000000");
     let conns = setup(&server.addr, n, "mem").await;

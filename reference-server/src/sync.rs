@@ -4,14 +4,19 @@
 #[cfg(not(loom))]
 pub use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard, RwLock,
+    Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
 
 #[cfg(loom)]
 pub use loom::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard, RwLock,
+    Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
+
+/// Reference counts are not what loom needs to check here (shared data is immutable once
+/// published); std's `Arc` keeps `Arc<str>` conversions in both builds.
+#[cfg(loom)]
+pub use std::sync::Arc;
 
 /// Lock a mutex. A poisoned lock means a panic happened while it was held; the data is still the
 /// last consistent state we wrote (every mutation is a single step under the lock), so go on.
@@ -50,14 +55,14 @@ impl<T> Inbox<T> {
     }
 }
 
-pub fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+pub fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     match m.read() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     }
 }
 
-pub fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+pub fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     match m.write() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),

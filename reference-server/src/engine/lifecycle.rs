@@ -142,68 +142,55 @@ impl Engine {
         // MGT-7 / SEC-2: malformed, unknown, discarded and other users' ids are all 404.
         let not_found = || MatrixError::not_found("No delayed event with this id");
         let id = DelayId::parse(id).ok_or_else(not_found)?;
-        let room = {
-            let d = lock(&account.delays);
-            match (d.scheduled(id), d.finalised(id)) {
-                (Some(sch), _) => Some(sch.room.clone()),
-                (None, Some(_)) => None,
-                (None, None) => return Err(not_found()),
-            }
+        let mut d = lock(&account.delays);
+        let room = match (d.scheduled(id), d.finalised(id)) {
+            (Some(sch), _) => Some(sch.room.clone()),
+            (None, Some(_)) => None,
+            (None, None) => return Err(not_found()),
         };
-        // MGT-6.
+        // MGT-6 (the rate windows are a leaf lock).
         self.take_rate(account, RateClass::Management, now)?;
         let Some(cell) = room else {
-            return self.answer_finalised(&lock(&account.delays), id, action);
+            return self.answer_finalised(&d, id, action);
         };
+        if action == Action::Restart {
+            // MGT-5. Every transition of this event holds the owner's lock, so the owner's lock
+            // alone orders a restart against a firing timer: the hot path takes no room lock and
+            // arms nothing (the event's timer entry re-arms itself when it comes up early).
+            d.restart(id, now).ok_or_else(not_found)?;
+            return Ok(());
+        }
+        // Sending and cancelling touch the room: take it first (lock order), then look again.
+        drop(d);
         let mut room = lock(&cell.room);
         let mut d = lock(&account.delays);
         let Some(current) = d.scheduled(id) else {
             // Finalised between the two looks.
             return self.answer_finalised(&d, id, action);
         };
-        match action {
-            Action::Restart => {
-                // MGT-5.
-                let due = d.restart(id, now).ok_or_else(not_found)?;
-                drop(d);
-                drop(room);
-                self.arm(due, id, account, &cell);
-                Ok(())
+        if action == Action::Cancel {
+            // MGT-4.
+            let slot = current.draft.slot();
+            if let Some(taken) = d.take(id) {
+                self.finalise(&mut d, id, taken, Outcome::Cancel, Reason::Action, None, None, now);
             }
-            Action::Cancel => {
-                // MGT-4.
-                let slot = current.draft.slot();
-                if let Some(taken) = d.take(id) {
-                    self.finalise(&mut d, id, taken, Outcome::Cancel, Reason::Action, None, None, now);
-                }
-                drop(d);
-                unindex(&mut room.pending, slot, id);
-                Ok(())
-            }
-            Action::Send => {
-                // MGT-10: a send that would fail answers the ordinary send's error and changes
-                // nothing; SRV-2: checked against the room as it is now.
-                room.authorise(&account.user_id, &current.draft)?;
-                let Some(taken) = d.take(id) else { return Err(not_found()) };
-                let slot = taken.draft.slot();
-                let event = self.append(&mut room, &account.user_id, taken.draft.clone(), None, now);
-                // MGT-3.
-                self.finalise(
-                    &mut d,
-                    id,
-                    taken,
-                    Outcome::Send,
-                    Reason::Action,
-                    None,
-                    Some(event.event_id.clone()),
-                    now,
-                );
-                drop(d);
-                unindex(&mut room.pending, slot, id);
-                self.after_enter(&cell, &mut room, &event, now);
-                Ok(())
-            }
+            drop(d);
+            unindex(&mut room.pending, slot, id);
+            return Ok(());
         }
+        // MGT-10: a send that would fail answers the ordinary send's error and changes nothing;
+        // SRV-2: checked against the room as it is now.
+        room.authorise(&account.user_id, &current.draft)?;
+        let Some(taken) = d.take(id) else { return Err(not_found()) };
+        let slot = taken.draft.slot();
+        let event = self.append(&mut room, &account.user_id, taken.draft.clone(), None, now);
+        // MGT-3.
+        let event_id = Some(event.event_id.clone());
+        self.finalise(&mut d, id, taken, Outcome::Send, Reason::Action, None, event_id, now);
+        drop(d);
+        unindex(&mut room.pending, slot, id);
+        self.after_enter(&cell, &mut room, &event, now);
+        Ok(())
     }
 
     /// MGT-8: on a finalised event, the action matching the outcome is a safe retry (200 `{}`);
@@ -232,14 +219,15 @@ impl Engine {
                     break;
                 }
                 if let Some(Reverse(entry)) = heap.pop() {
-                    self.fire(entry, now);
+                    if let Some(rearm) = self.fire(entry, now) {
+                        heap.push(Reverse(rearm));
+                    }
                 }
             }
-            // Restarts and cancels leave stale entries; rebuild when they outnumber live ones.
+            // Events finalised before their due time leave their entries behind; drop those when
+            // they outnumber the live ones (amortised O(1) per entry).
             if heap.len() > 2 * self.live_delayed() + 1024 {
-                heap.retain(|Reverse(e)| {
-                    lock(&e.owner.delays).scheduled(e.id).is_some_and(|s| s.due() == e.due)
-                });
+                heap.retain(|Reverse(e)| lock(&e.owner.delays).scheduled(e.id).is_some());
             }
             let next = heap.peek().map(|Reverse(e)| e.due);
             if self.timers.arm(next) {
@@ -249,14 +237,20 @@ impl Engine {
     }
 
     /// SRV-1..3, SRV-6, SRV-7, SRV-10: send a due event as its owner, or record why it failed.
-    fn fire(&self, entry: TimerEntry, now: u64) {
+    /// Returns the entry to arm again when the event was restarted since it was armed.
+    fn fire(&self, entry: TimerEntry, now: u64) -> Option<TimerEntry> {
         let mut room = lock(&entry.room.room);
         let mut d = lock(&entry.owner.delays);
-        // A stale entry: restarted (due later), or already finalised.
-        if !d.scheduled(entry.id).is_some_and(|s| s.due() <= now) {
-            return;
+        match d.scheduled(entry.id).map(|s| s.due()) {
+            // Already finalised: the entry is stale.
+            None => return None,
+            // Restarted: due later (SRV-1: never before `running_since + delay`).
+            Some(due) if due > now => {
+                return Some(TimerEntry { due, id: entry.id, owner: entry.owner.clone(), room: entry.room.clone() })
+            }
+            Some(_) => {}
         }
-        let Some(taken) = d.take(entry.id) else { return };
+        let taken = d.take(entry.id)?;
         // SRV-6 DECIDED: counts against the owner's sending budget, never refused.
         lock(&entry.owner.rate).count(RateClass::Sending, self.settings.rate_limits.sending, now);
         let slot = taken.draft.slot();
@@ -277,6 +271,7 @@ impl Engine {
                 unindex(&mut room.pending, slot, entry.id);
             }
         }
+        None
     }
 }
 

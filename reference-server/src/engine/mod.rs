@@ -22,6 +22,9 @@ pub mod rooms;
 pub mod sync_feed;
 pub mod timers;
 
+#[cfg(test)]
+mod core_tests;
+
 use crate::config::Settings;
 use crate::error::{Code, MatrixError, Result};
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
@@ -151,6 +154,13 @@ impl Engine {
     /// Count one request of `class` for `account`.
     pub fn take_rate(&self, account: &Account, class: RateClass, now: u64) -> Result<()> {
         lock(&account.rate).take(class, class.limit(&self.settings.rate_limits), now)
+    }
+
+    /// Entries in the timer index (after the next drain), for tests and statistics.
+    pub fn timer_entries(&self) -> usize {
+        let mut heap = lock(&self.timers.heap);
+        self.timers.drain_into(&mut heap);
+        heap.len()
     }
 
     /// Scheduled delayed events on the whole server.

@@ -124,6 +124,16 @@ async fn body_bytes(req: Request, app: &AppState) -> Result<axum::body::Bytes, A
     })
 }
 
+/// The raw body, at most `max_body_bytes` long (handlers with a fast path parse it themselves).
+pub struct RawBody(pub axum::body::Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, ApiError> {
+        body_bytes(req, app).await.map(RawBody)
+    }
+}
+
 impl FromRequest<AppState> for JsonObject {
     type Rejection = ApiError;
     async fn from_request(req: Request, app: &AppState) -> Result<Self, ApiError> {

@@ -4,14 +4,29 @@
 
 use crate::engine::lifecycle::Action;
 use crate::error::{MatrixError, Surface};
-use crate::http::extract::{ApiResult, Auth, JsonObject, OnSurface, PathParams, Query};
+use crate::http::extract::{ApiResult, Auth, OnSurface, PathParams, Query, RawBody};
+use axum::response::{IntoResponse, Response};
 use crate::http::{render, AppState};
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-/// MGT-2: the action is checked before the id is looked up.
+/// MGT-2: the action is checked before the id is looked up. Fast path for the usual body
+/// (`{"action":"restart"}`); anything else goes through the general parse for its exact error.
+fn action_of(bytes: &[u8]) -> Result<Action, MatrixError> {
+    #[derive(serde::Deserialize)]
+    struct Usual<'a> {
+        action: &'a str,
+    }
+    // serde's derived structs also accept arrays; only an object takes the fast path.
+    let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if let Some(a) = object.then(|| serde_json::from_slice::<Usual<'_>>(bytes).ok()).flatten().and_then(|u| Action::parse(u.action)) {
+        return Ok(a);
+    }
+    action(&crate::http::extract::parse_object(bytes)?)
+}
+
 fn action(body: &Map<String, Value>) -> Result<Action, MatrixError> {
     match body.get("action") {
         Some(Value::String(a)) => Action::parse(a).ok_or_else(|| {
@@ -22,17 +37,11 @@ fn action(body: &Map<String, Value>) -> Result<Action, MatrixError> {
     }
 }
 
-fn manage(
-    app: &AppState,
-    s: &crate::engine::accounts::Session,
-    id: &str,
-    body: &Map<String, Value>,
-    surface: Surface,
-) -> ApiResult {
-    let action = action(body).on(surface)?;
+fn manage(app: &AppState, s: &crate::engine::accounts::Session, id: &str, body: &[u8], surface: Surface) -> ApiResult<Response> {
+    let action = action_of(body).on(surface)?;
     app.engine.manage(s, id, action, app.now()).on(surface)?;
     // MGT-9.
-    Ok(Json(json!({})))
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], "{}").into_response())
 }
 
 fn page_body(key: &str, items: Vec<Value>, next: Option<String>) -> Value {
@@ -48,12 +57,12 @@ pub fn routes(surface: Surface) -> Router<AppState> {
     let manage_id = move |State(app): State<AppState>,
                           Auth(s): Auth,
                           PathParams(id): PathParams<String>,
-                          body: Result<JsonObject, crate::http::extract::ApiError>| async move {
-        let JsonObject(body) = body.map_err(|e| crate::http::extract::ApiError(e.0, surface))?;
+                          body: Result<RawBody, crate::http::extract::ApiError>| async move {
+        let RawBody(body) = body.map_err(|e| crate::http::extract::ApiError(e.0, surface))?;
         manage(&app, &s, &id, &body, surface)
     };
     // `scheduled` and `finalised` share the URL segment of `{delay_id}`; they are never ids.
-    let manage_reserved = move |State(app): State<AppState>, Auth(s): Auth, JsonObject(body): JsonObject| async move {
+    let manage_reserved = move |State(app): State<AppState>, Auth(s): Auth, RawBody(body): RawBody| async move {
         manage(&app, &s, "reserved", &body, surface)
     };
     let scheduled = move |State(app): State<AppState>, Auth(s): Auth, q: Query| async move {

@@ -1,0 +1,55 @@
+//! Tests of the core without HTTP: timer bookkeeping the HTTP tests cannot see.
+
+use super::events::Draft;
+use super::lifecycle::{Action, Schedule};
+use super::room_ops::CreateRoom;
+use super::{Engine, NoSignals};
+use crate::config::{RateLimits, Settings};
+use crate::sync::Arc;
+
+fn engine() -> Engine {
+    let settings = Settings { rate_limits: RateLimits::off(), max_delayed_per_user: 100_000, ..Settings::default() };
+    Engine::new(settings, Arc::new(NoSignals))
+}
+
+fn message() -> Draft {
+    Draft { event_type: Arc::from("m.room.message"), state_key: None, content: super::events::empty_object() }
+}
+
+fn setup(e: &Engine) -> (super::accounts::Session, Arc<str>) {
+    let s = e.register(Some("a"), "pw").expect("register");
+    let create = CreateRoom { preset: Some("public_chat".into()), ..CreateRoom::default() };
+    let room = e.create_room(&s, create, 0).expect("room");
+    (s, room)
+}
+
+// covers: MGT-5 SRV-1
+#[test]
+fn a_restarted_event_rearms_its_single_timer_entry() {
+    let e = engine();
+    let (s, room) = setup(&e);
+    let id = e.schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 100, txn: None }, 0).expect("schedule");
+    e.manage(&s, &id.to_string(), Action::Restart, 50).expect("restart");
+    assert_eq!(e.timer_entries(), 1, "a restart adds no entry");
+    assert_eq!(e.run_timers(&|| 100), Some(150), "re-armed at the new due time, not sent");
+    assert_eq!(e.live_delayed(), 1);
+    assert_eq!(e.run_timers(&|| 149), Some(150));
+    assert_eq!(e.run_timers(&|| 150), None, "sent at the new due time");
+    assert_eq!(e.live_delayed(), 0);
+    e.check_invariants().expect("invariants");
+}
+
+#[test]
+fn entries_of_events_finalised_early_are_compacted() {
+    let e = engine();
+    let (s, room) = setup(&e);
+    let keep = e.schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 5_000_000, txn: None }, 0).expect("kept");
+    for _ in 0..3000 {
+        let id = e.schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 1_000_000, txn: None }, 10).expect("schedule");
+        e.manage(&s, &id.to_string(), Action::Cancel, 10).expect("cancel");
+    }
+    assert_eq!(e.run_timers(&|| 20), Some(5_000_000), "only the live event's entry is left");
+    assert_eq!(e.timer_entries(), 1);
+    e.manage(&s, &keep.to_string(), Action::Restart, 30).expect("still scheduled");
+    e.check_invariants().expect("invariants");
+}
