@@ -227,7 +227,13 @@ async fn fill(conns: Vec<Conn>, per_conn: usize, delay_ms: u64) -> Vec<Conn> {
 
 /// A 1 s warm-up, then `reps` timed runs; the median rate. Scheduling runs are trimmed back to
 /// `per_conn` events per connection after each run so the outstanding count stays at its level.
-async fn median(mut conns: Vec<Conn>, work: Work, secs: f64, reps: usize, per_conn: usize) -> (Vec<Conn>, Rate, usize) {
+async fn median(
+    mut conns: Vec<Conn>,
+    work: Work,
+    secs: f64,
+    reps: usize,
+    per_conn: usize,
+) -> (Vec<Conn>, Rate, usize) {
     let mut rates = Vec::new();
     let mut peak = 0;
     for rep in 0..=reps {
@@ -356,7 +362,8 @@ async fn main() {
         conns = fill(conns, per_conn, 86_400_000).await;
         let held: usize = conns.iter().map(|c| c.ids.len()).sum();
         let (c, restart, _) = median(conns, Work::Restart, secs, reps, per_conn).await;
-        let (c, schedule, grown) = median(c, Work::Schedule { delay_ms: 86_400_000 }, secs, reps, per_conn).await;
+        let (c, schedule, grown) =
+            median(c, Work::Schedule { delay_ms: 86_400_000 }, secs, reps, per_conn).await;
         conns = c;
         println!(
             "outstanding {held:>8}: restart {restart} ({:.0}% of /versions), schedule {schedule} (outstanding {held} -> {grown})",

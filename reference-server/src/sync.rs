@@ -1,13 +1,15 @@
-//! The locks and atomics of the delayed-event core, from std or from loom (`--cfg loom`), so the
-//! same code runs in production and under the loom model checker (tokio's `loom` shim pattern).
+//! The locks and atomics of the delayed-event core, from std or from loom, so the same code runs
+//! in production and under the loom model checker (tokio's `loom` shim pattern). The switch is
+//! `RUSTFLAGS="--cfg msc4140_loom"`, not `--cfg loom`, which would also put tokio (and so axum)
+//! into tokio's own loom mode and break the build.
 
-#[cfg(not(loom))]
+#[cfg(not(msc4140_loom))]
 pub use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
 
-#[cfg(loom)]
+#[cfg(msc4140_loom)]
 pub use loom::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
     Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
@@ -15,7 +17,7 @@ pub use loom::sync::{
 
 /// Reference counts are not what loom needs to check here (shared data is immutable once
 /// published); std's `Arc` keeps `Arc<str>` conversions in both builds.
-#[cfg(loom)]
+#[cfg(msc4140_loom)]
 pub use std::sync::Arc;
 
 /// Lock a mutex. A poisoned lock means a panic happened while it was held; the data is still the
@@ -29,20 +31,20 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// A lock-free queue of timer submissions. loom does not model crossbeam, so under loom it is a
 /// mutex-protected deque with the same interface.
-#[cfg(not(loom))]
+#[cfg(not(msc4140_loom))]
 pub type Inbox<T> = crossbeam_queue::SegQueue<T>;
 
-#[cfg(loom)]
+#[cfg(msc4140_loom)]
 pub struct Inbox<T>(Mutex<std::collections::VecDeque<T>>);
 
-#[cfg(loom)]
+#[cfg(msc4140_loom)]
 impl<T> Default for Inbox<T> {
     fn default() -> Self {
         Inbox(Mutex::new(std::collections::VecDeque::new()))
     }
 }
 
-#[cfg(loom)]
+#[cfg(msc4140_loom)]
 impl<T> Inbox<T> {
     pub fn push(&self, t: T) {
         lock(&self.0).push_back(t);

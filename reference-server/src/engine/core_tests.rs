@@ -8,7 +8,8 @@ use crate::config::{RateLimits, Settings};
 use crate::sync::Arc;
 
 fn engine() -> Engine {
-    let settings = Settings { rate_limits: RateLimits::off(), max_delayed_per_user: 100_000, ..Settings::default() };
+    let settings =
+        Settings { rate_limits: RateLimits::off(), max_delayed_per_user: 100_000, ..Settings::default() };
     Engine::new(settings, Arc::new(NoSignals))
 }
 
@@ -28,7 +29,9 @@ fn setup(e: &Engine) -> (super::accounts::Session, Arc<str>) {
 fn a_restarted_event_rearms_its_single_timer_entry() {
     let e = engine();
     let (s, room) = setup(&e);
-    let id = e.schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 100, txn: None }, 0).expect("schedule");
+    let id = e
+        .schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 100, txn: None }, 0)
+        .expect("schedule");
     e.manage(&s, &id.to_string(), Action::Restart, 50).expect("restart");
     assert_eq!(e.timer_entries(), 1, "a restart adds no entry");
     assert_eq!(e.run_timers(&|| 100), Some(150), "re-armed at the new due time, not sent");
@@ -43,9 +46,13 @@ fn a_restarted_event_rearms_its_single_timer_entry() {
 fn entries_of_events_finalised_early_are_compacted() {
     let e = engine();
     let (s, room) = setup(&e);
-    let keep = e.schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 5_000_000, txn: None }, 0).expect("kept");
+    let keep = e
+        .schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 5_000_000, txn: None }, 0)
+        .expect("kept");
     for _ in 0..3000 {
-        let id = e.schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 1_000_000, txn: None }, 10).expect("schedule");
+        let id = e
+            .schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 1_000_000, txn: None }, 10)
+            .expect("schedule");
         e.manage(&s, &id.to_string(), Action::Cancel, 10).expect("cancel");
     }
     assert_eq!(e.run_timers(&|| 20), Some(5_000_000), "only the live event's entry is left");

@@ -246,7 +246,12 @@ impl Engine {
             None => return None,
             // Restarted: due later (SRV-1: never before `running_since + delay`).
             Some(due) if due > now => {
-                return Some(TimerEntry { due, id: entry.id, owner: entry.owner.clone(), room: entry.room.clone() })
+                return Some(TimerEntry {
+                    due,
+                    id: entry.id,
+                    owner: entry.owner.clone(),
+                    room: entry.room.clone(),
+                })
             }
             Some(_) => {}
         }

@@ -5,9 +5,9 @@
 use crate::engine::lifecycle::Action;
 use crate::error::{MatrixError, Surface};
 use crate::http::extract::{ApiResult, Auth, OnSurface, PathParams, Query, RawBody};
-use axum::response::{IntoResponse, Response};
 use crate::http::{render, AppState};
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
@@ -21,7 +21,11 @@ fn action_of(bytes: &[u8]) -> Result<Action, MatrixError> {
     }
     // serde's derived structs also accept arrays; only an object takes the fast path.
     let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if let Some(a) = object.then(|| serde_json::from_slice::<Usual<'_>>(bytes).ok()).flatten().and_then(|u| Action::parse(u.action)) {
+    if let Some(a) = object
+        .then(|| serde_json::from_slice::<Usual<'_>>(bytes).ok())
+        .flatten()
+        .and_then(|u| Action::parse(u.action))
+    {
         return Ok(a);
     }
     action(&crate::http::extract::parse_object(bytes)?)
@@ -37,7 +41,13 @@ fn action(body: &Map<String, Value>) -> Result<Action, MatrixError> {
     }
 }
 
-fn manage(app: &AppState, s: &crate::engine::accounts::Session, id: &str, body: &[u8], surface: Surface) -> ApiResult<Response> {
+fn manage(
+    app: &AppState,
+    s: &crate::engine::accounts::Session,
+    id: &str,
+    body: &[u8],
+    surface: Surface,
+) -> ApiResult<Response> {
     let action = action_of(body).on(surface)?;
     app.engine.manage(s, id, action, app.now()).on(surface)?;
     // MGT-9.
