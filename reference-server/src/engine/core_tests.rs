@@ -17,6 +17,20 @@ fn message() -> Draft {
     Draft { event_type: Arc::from("m.room.message"), state_key: None, content: super::events::empty_object() }
 }
 
+/// Schedule a message; its delay id.
+fn schedule(
+    e: &Engine,
+    s: &super::accounts::Session,
+    room: &str,
+    delay_ms: u64,
+    now: u64,
+) -> super::ids::DelayId {
+    match e.schedule(s, Schedule { room_id: room, draft: message(), delay: Ok(delay_ms), txn: None }, now) {
+        Ok(super::accounts::TxnResult::Scheduled(id)) => id,
+        other => panic!("not scheduled: {:?}", other.err()),
+    }
+}
+
 fn setup(e: &Engine) -> (super::accounts::Session, Arc<str>) {
     let s = e.register(Some("a"), "pw").expect("register");
     let create = CreateRoom { preset: Some("public_chat".into()), ..CreateRoom::default() };
@@ -29,9 +43,7 @@ fn setup(e: &Engine) -> (super::accounts::Session, Arc<str>) {
 fn a_restarted_event_rearms_its_single_timer_entry() {
     let e = engine();
     let (s, room) = setup(&e);
-    let id = e
-        .schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 100, txn: None }, 0)
-        .expect("schedule");
+    let id = schedule(&e, &s, &room, 100, 0);
     e.manage(&s, &id.to_string(), Action::Restart, 50).expect("restart");
     assert_eq!(e.timer_entries(), 1, "a restart adds no entry");
     assert_eq!(e.run_timers(&|| 100), Some(150), "re-armed at the new due time, not sent");
@@ -46,13 +58,9 @@ fn a_restarted_event_rearms_its_single_timer_entry() {
 fn entries_of_events_finalised_early_are_compacted() {
     let e = engine();
     let (s, room) = setup(&e);
-    let keep = e
-        .schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 5_000_000, txn: None }, 0)
-        .expect("kept");
+    let keep = schedule(&e, &s, &room, 5_000_000, 0);
     for _ in 0..3000 {
-        let id = e
-            .schedule(&s, Schedule { room_id: &room, draft: message(), delay_ms: 1_000_000, txn: None }, 10)
-            .expect("schedule");
+        let id = schedule(&e, &s, &room, 1_000_000, 10);
         e.manage(&s, &id.to_string(), Action::Cancel, 10).expect("cancel");
     }
     assert_eq!(e.run_timers(&|| 20), Some(5_000_000), "only the live event's entry is left");

@@ -86,6 +86,8 @@ pub struct UserDelays {
     by_seq: BTreeMap<u64, DelayId>,
     by_ts: BTreeSet<(u64, DelayId)>,
     last_seq: u64,
+    /// Fault `redundant_send_stalls_others`: this user's timers no longer fire.
+    pub stalled: bool,
 }
 
 pub type Key = (u64, DelayId);

@@ -39,8 +39,9 @@ impl Action {
 pub struct Schedule<'a> {
     pub room_id: &'a str,
     pub draft: Draft,
-    /// SCH-9: already checked to be a positive integer.
-    pub delay_ms: u64,
+    /// The delay in ms, or why the request's value is none (SCH-9); judged after the
+    /// transaction id, so a retry gets the first answer whatever it carries.
+    pub delay: Result<u64>,
     /// SCH-10: the transaction id of the `send` path.
     pub txn: Option<&'a str>,
 }
@@ -66,6 +67,7 @@ impl Engine {
         event_id: Option<Arc<str>>,
         now: u64,
     ) {
+        tracing::debug!(%id, outcome = outcome.as_str(), reason = reason.as_str(), error = ?error.as_ref().map(|e| e.code.as_str()), "finalised");
         d.record(id, s, outcome, reason, error, event_id, now);
         d.enforce_retention(now, self.retention());
         self.signal_live(-1);
@@ -79,8 +81,9 @@ impl Engine {
         }
     }
 
-    /// SCH-1..11: schedule a delayed event; returns its `delay_id`.
-    pub fn schedule(&self, s: &Session, req: Schedule<'_>, now: u64) -> Result<DelayId> {
+    /// SCH-1..11: schedule a delayed event; returns its `delay_id` (or, for a repeated
+    /// transaction id, whatever the first request with it returned).
+    pub fn schedule(&self, s: &Session, req: Schedule<'_>, now: u64) -> Result<TxnResult> {
         let account = &s.account;
         // SCH-10: the transaction lock is held to the end, so a retry racing the first request
         // still schedules once.
@@ -90,16 +93,12 @@ impl Engine {
         });
         if let (Some(txns), Some(key)) = (&txns, &txn_key) {
             if let Some(prev) = txns.get(key) {
-                return match prev {
-                    TxnResult::Scheduled(id) => Ok(*id),
-                    TxnResult::Sent(_) => {
-                        Err(MatrixError::invalid_param("transaction id was used for an ordinary send"))
-                    }
-                };
+                return Ok(prev.clone());
             }
         }
-        // SCH-5.
-        if req.delay_ms > self.settings.max_delay_ms {
+        // SCH-9, then SCH-5.
+        let delay_ms = req.delay?;
+        if delay_ms > self.settings.max_delay_ms {
             return Err(MatrixError::max_delay_exceeded(self.settings.max_delay_ms));
         }
         // SCH-11: the room exists and the sender is joined; power levels wait for SRV-2.
@@ -113,8 +112,7 @@ impl Engine {
         self.take_rate(account, RateClass::Scheduling, now)?;
         let id = self.ids.delay_id();
         let slot = req.draft.slot();
-        let scheduled =
-            Scheduled { room: cell.clone(), draft: req.draft, delay_ms: req.delay_ms, running_since: now };
+        let scheduled = Scheduled { room: cell.clone(), draft: req.draft, delay_ms, running_since: now };
         let due = scheduled.due();
         {
             let mut d = lock(&account.delays);
@@ -133,7 +131,7 @@ impl Engine {
         if let (Some(txns), Some(key)) = (&mut txns, txn_key) {
             txns.insert(key, TxnResult::Scheduled(id));
         }
-        Ok(id)
+        Ok(TxnResult::Scheduled(id))
     }
 
     /// MGT-1..10: `send`, `cancel` or `restart` the caller's delayed event `id`.
@@ -143,6 +141,8 @@ impl Engine {
         let not_found = || MatrixError::not_found("No delayed event with this id");
         let id = DelayId::parse(id).ok_or_else(not_found)?;
         let mut d = lock(&account.delays);
+        // LST-5: a record past the retention age is gone for management too (MGT-8: 404).
+        d.enforce_retention(now, self.retention());
         let room = match (d.scheduled(id), d.finalised(id)) {
             (Some(sch), _) => Some(sch.room.clone()),
             (None, Some(_)) => None,
@@ -151,6 +151,9 @@ impl Engine {
         // MGT-6 (the rate windows are a leaf lock).
         self.take_rate(account, RateClass::Management, now)?;
         let Some(cell) = room else {
+            if self.settings.faults.redundant_send_stalls_others && action == Action::Send {
+                d.stalled = true;
+            }
             return self.answer_finalised(&d, id, action);
         };
         if action == Action::Restart {
@@ -244,6 +247,16 @@ impl Engine {
         match d.scheduled(entry.id).map(|s| s.due()) {
             // Already finalised: the entry is stale.
             None => return None,
+            // Fault: the user's timers were stopped; look again in an hour.
+            Some(_) if d.stalled => {
+                let due = now + 3_600_000;
+                return Some(TimerEntry {
+                    due,
+                    id: entry.id,
+                    owner: entry.owner.clone(),
+                    room: entry.room.clone(),
+                });
+            }
             // Restarted: due later (SRV-1: never before `running_since + delay`).
             Some(due) if due > now => {
                 return Some(TimerEntry {
@@ -260,14 +273,39 @@ impl Engine {
         lock(&entry.owner.rate).count(RateClass::Sending, self.settings.rate_limits.sending, now);
         let slot = taken.draft.slot();
         let owner = entry.owner.user_id.clone();
+        let faults = self.settings.faults;
         match room.authorise(&owner, &taken.draft) {
             Ok(()) => {
+                if faults.double_send {
+                    self.append(&mut room, &owner, taken.draft.clone(), None, now);
+                }
+                if faults.slot_collision_drops_one {
+                    // Drop the owner's other events for this slot that are due now, unrecorded.
+                    let due_now: Vec<DelayId> = d
+                        .scheduled_all()
+                        .into_iter()
+                        .filter(|(_, s)| {
+                            s.due() <= now && s.draft.slot().is_some() && s.draft.slot() == taken.draft.slot()
+                        })
+                        .map(|(id, _)| id)
+                        .collect();
+                    for other in due_now {
+                        d.take(other);
+                        self.signal_live(-1);
+                        unindex(&mut room.pending, taken.draft.slot(), other);
+                    }
+                }
                 let event = self.append(&mut room, &owner, taken.draft.clone(), None, now);
                 let event_id = Some(event.event_id.clone());
                 self.finalise(&mut d, entry.id, taken, Outcome::Send, Reason::Delay, None, event_id, now);
                 drop(d);
                 unindex(&mut room.pending, slot, entry.id);
                 self.after_enter(&entry.room, &mut room, &event, now);
+            }
+            Err(_) if faults.lose_failed_sends => {
+                self.signal_live(-1);
+                drop(d);
+                unindex(&mut room.pending, slot, entry.id);
             }
             Err(e) => {
                 // SRV-3: recorded with the error the ordinary send would have returned.

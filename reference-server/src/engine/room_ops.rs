@@ -218,18 +218,13 @@ impl Engine {
         d: Draft,
         txn: Option<&str>,
         now: u64,
-    ) -> Result<Arc<str>> {
+    ) -> Result<TxnResult> {
         let txns_lock = txn.map(|_| lock(&s.account.txns));
         let txn_key = txn
             .map(|t| (s.device_id.clone(), Arc::<str>::from(room_id), d.event_type.clone(), t.to_string()));
         if let (Some(txns), Some(key)) = (&txns_lock, &txn_key) {
             if let Some(prev) = txns.get(key) {
-                return match prev {
-                    TxnResult::Sent(id) => Ok(id.clone()),
-                    TxnResult::Scheduled(_) => {
-                        Err(MatrixError::invalid_param("transaction id was used for a delayed event"))
-                    }
-                };
+                return Ok(prev.clone());
             }
         }
         self.take_rate(&s.account, RateClass::Sending, now)?;
@@ -244,7 +239,7 @@ impl Engine {
         if let (Some(mut txns), Some(key)) = (txns_lock, txn_key) {
             txns.insert(key, TxnResult::Sent(event.event_id.clone()));
         }
-        Ok(event.event_id.clone())
+        Ok(TxnResult::Sent(event.event_id.clone()))
     }
 
     fn joined_room(&self, s: &Session, room_id: &str) -> Result<Arc<RoomCell>> {

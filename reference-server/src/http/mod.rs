@@ -62,6 +62,8 @@ pub fn router(app: AppState) -> axum::Router {
         .fallback(unrecognized)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(panics)
+        // `--log tower_http=debug` shows every request and its status.
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::cors::CorsLayer::permissive())
         .with_state(app)
 }

@@ -5,6 +5,7 @@
 mod bad_input;
 mod client_api;
 mod coverage;
+mod differential;
 mod harness;
 mod lookups;
 mod managing;

@@ -1,6 +1,7 @@
 //! Rooms: create, join, leave, invite, send and state (ordinary or delayed: SCH-1, SCH-2, SCH-3,
 //! SCH-9, UNS-1), state reads, `/messages`, members.
 
+use crate::engine::accounts::TxnResult;
 use crate::engine::events::{raw, Draft};
 use crate::engine::lifecycle::Schedule;
 use crate::engine::room_ops::{CreateRoom, Dir};
@@ -69,19 +70,18 @@ fn send_or_schedule(
         check_name("state key", k)?;
     }
     let now = app.now();
-    match requested_delay(q)? {
-        None => {
-            let event_id = app.engine.send(s, room_id, draft, txn, now)?;
-            Ok(Json(json!({ "event_id": &*event_id })))
-        }
+    let done = match requested_delay(q)? {
+        None => app.engine.send(s, room_id, draft, txn, now)?,
         Some((surface, delay)) => {
-            let delay_ms = delay.on(surface)?;
-            let req = Schedule { room_id, draft, delay_ms, txn };
-            let id = app.engine.schedule(s, req, now).on(surface)?;
-            // SCH-3: a `delay_id` and no `event_id`.
-            Ok(Json(json!({ "delay_id": id.to_string() })))
+            let req = Schedule { room_id, draft, delay, txn };
+            app.engine.schedule(s, req, now).on(surface)?
         }
-    }
+    };
+    Ok(Json(match done {
+        TxnResult::Sent(event_id) => json!({ "event_id": &*event_id }),
+        // SCH-3: a `delay_id` and no `event_id`.
+        TxnResult::Scheduled(id) => json!({ "delay_id": id.to_string() }),
+    }))
 }
 
 async fn send(
