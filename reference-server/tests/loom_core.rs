@@ -41,7 +41,11 @@ fn draft(state_key: Option<&str>, body: &str) -> Draft {
 }
 
 fn schedule(w: &World, s: &Session, key: Option<&str>, delay: u64) -> DelayId {
-    match w.e.schedule(s, Schedule { room_id: &w.room, draft: draft(key, "delayed"), delay: Ok(delay), txn: Some("t") }, 0) {
+    match w.e.schedule(
+        s,
+        Schedule { room_id: &w.room, draft: draft(key, "delayed"), delay: Ok(delay), txn: Some("t") },
+        0,
+    ) {
         Ok(TxnResult::Scheduled(id)) => id,
         other => panic!("not scheduled: {:?}", other.err()),
     }
@@ -49,7 +53,9 @@ fn schedule(w: &World, s: &Session, key: Option<&str>, delay: u64) -> DelayId {
 
 /// How many delayed events of the room's timeline carry `body`.
 fn sent(w: &World, body: &str) -> usize {
-    let page = w.e.messages(&w.a, &w.room, None, reference_server::engine::room_ops::Dir::Back, 1000).expect("messages");
+    let page =
+        w.e.messages(&w.a, &w.room, None, reference_server::engine::room_ops::Dir::Back, 1000)
+            .expect("messages");
     page.chunk.iter().filter(|e| e.content.get().contains(body)).count()
 }
 
@@ -71,7 +77,8 @@ fn restart_racing_the_timer() {
         let w = world();
         let id = schedule(&w, &w.a, Some("k"), 100);
         let (e, a) = (w.e.clone(), w.a.clone());
-        let restart = loom::thread::spawn(move || e.manage(&a, &id.to_string(), Action::Restart, 100).is_ok());
+        let restart =
+            loom::thread::spawn(move || e.manage(&a, &id.to_string(), Action::Restart, 100).is_ok());
         let e = w.e.clone();
         let timer = loom::thread::spawn(move || e.run_timers(&|| 100));
         let restarted = restart.join().expect("thread");
@@ -122,7 +129,8 @@ fn state_update_racing_the_timer() {
         let w = world();
         let id = schedule(&w, &w.a, Some("slot"), 100);
         let (e, b, room) = (w.e.clone(), w.b.clone(), w.room.clone());
-        let update = loom::thread::spawn(move || e.send(&b, &room, draft(Some("slot"), "update"), None, 100).is_ok());
+        let update =
+            loom::thread::spawn(move || e.send(&b, &room, draft(Some("slot"), "update"), None, 100).is_ok());
         let e = w.e.clone();
         let timer = loom::thread::spawn(move || e.run_timers(&|| 100));
         assert!(update.join().expect("thread"));
@@ -145,7 +153,11 @@ fn other_delay_ids_are_unaffected() {
     loom::model(|| {
         let w = world();
         let due = schedule(&w, &w.a, Some("one"), 100);
-        let other = match w.e.schedule(&w.a, Schedule { room_id: &w.room, draft: draft(Some("two"), "other"), delay: Ok(500), txn: None }, 0) {
+        let other = match w.e.schedule(
+            &w.a,
+            Schedule { room_id: &w.room, draft: draft(Some("two"), "other"), delay: Ok(500), txn: None },
+            0,
+        ) {
             Ok(TxnResult::Scheduled(id)) => id,
             r => panic!("{:?}", r.err()),
         };

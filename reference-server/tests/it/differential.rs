@@ -718,3 +718,43 @@ fn finds_failed_sends_that_were_lost() {
     assert!(ops.iter().any(|o| matches!(o, Op::Schedule { .. })), "{ops:?}");
     assert!(ops.iter().any(|o| matches!(o, Op::Advance { .. })), "{ops:?}");
 }
+
+/// Regressions the differential run found in the server, kept as fixed sequences.
+mod regressions {
+    use super::*;
+
+    fn message(user: u8, delay: DelayParam, txn: u8) -> Op {
+        Op::Schedule {
+            user: UserId(user),
+            room: RoomId(0),
+            kind: EventKind::message(),
+            content: ContentId(0),
+            delay,
+            txn: Some(TxnId(txn)),
+        }
+    }
+
+    // covers: SCH-10
+    /// A retry of a transaction answers the first answer before the delay is even parsed: the
+    /// server used to reject the retry's invalid `delay` with 400.
+    #[test]
+    fn transaction_retry_is_checked_before_the_delay() {
+        let ops = [message(1, DelayParam::Ms(1), 2), message(1, DelayParam::Ms(0), 2)];
+        for prefix in [Prefix::Stable, Prefix::Unstable] {
+            run(prefix, &ops).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    // covers: LST-5 MGT-8
+    /// A record past the retention age is gone for management too: the server used to answer
+    /// a `send` retry with 200 until a lookup applied retention.
+    #[test]
+    fn retention_applies_before_management() {
+        let ops = [
+            message(2, DelayParam::Ms(1), 0),
+            Op::Advance { ms: 20_006 },
+            Op::Manage { user: UserId(2), delay: DelayRef::Issued(DelayId(0)), action: Action::Send },
+        ];
+        run(Prefix::Stable, &ops).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
