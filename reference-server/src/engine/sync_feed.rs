@@ -74,11 +74,13 @@ const STRIPPED: [&str; 5] =
 
 impl Engine {
     pub fn sync(&self, s: &Session, req: &SyncRequest, now: u64) -> SyncResponse {
-        let since = req.since.unwrap_or_default();
         let initial = req.since.is_none();
         // Read the stream end first: every event up to it is in its room's timeline by the time
         // we hold that room's lock (see `append`).
         let current = self.stream_position();
+        // A token from the future (forged, or from before a restart) reads as "now".
+        let mut since = req.since.unwrap_or_default();
+        since.stream = since.stream.min(current);
         let (finalised, last_seq) = self.finalised_since(s, since.finalised, req.include_finalised, now);
         let entries: Vec<_> = lock(&s.account.rooms).values().cloned().collect();
         let mut out = SyncResponse {
