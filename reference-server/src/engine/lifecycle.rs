@@ -1,8 +1,9 @@
 //! The MSC4140 lifecycle: scheduling (SCH-*), the three actions (MGT-*), the timer firing
-//! (SRV-1..3, SRV-6..10) and finalisation (SRV-8). Each transition runs under the room lock and
-//! then the owner's lock, so a restart, a send, a cancel, a firing timer and a state update on the
-//! same event are totally ordered, and a taken event is recorded as finalised before either lock
-//! is released.
+//! (SRV-1..3, SRV-6..10) and finalisation (SRV-8). Every transition of a delayed event holds its
+//! owner's lock (sends, cancels, the timer and state updates also hold the room's, taken first),
+//! so a restart, a send, a cancel, a firing timer and a state update on the same event are
+//! totally ordered, and a taken event is recorded as finalised before the owner's lock is
+//! released.
 
 use super::accounts::{Session, TxnResult};
 use super::delayed::{Outcome, Reason, Retention, Scheduled, UserDelays};
