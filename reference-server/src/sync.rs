@@ -6,7 +6,7 @@
 #[cfg(not(msc4140_loom))]
 pub use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak,
 };
 
 #[cfg(msc4140_loom)]
@@ -18,7 +18,7 @@ pub use loom::sync::{
 /// Reference counts are not what loom needs to check here (shared data is immutable once
 /// published); std's `Arc` keeps `Arc<str>` conversions in both builds.
 #[cfg(msc4140_loom)]
-pub use std::sync::Arc;
+pub use std::sync::{Arc, Weak};
 
 /// Lock a mutex. A poisoned lock means a panic happened while it was held; the data is still the
 /// last consistent state we wrote (every mutation is a single step under the lock), so go on.

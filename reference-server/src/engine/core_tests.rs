@@ -68,3 +68,19 @@ fn entries_of_events_finalised_early_are_compacted() {
     e.manage(&s, &keep.to_string(), Action::Restart, 30).expect("still scheduled");
     e.check_invariants().expect("invariants");
 }
+
+/// Dropping the engine frees every account and room: no reference cycle through the index of
+/// delayed state events (the `http_request` fuzz target showed memory growing per input).
+#[test]
+fn an_engine_with_scheduled_state_events_is_freed_when_dropped() {
+    let e = engine();
+    let (s, room) = setup(&e);
+    let draft = Draft { state_key: Some(Arc::from("k")), ..message() };
+    e.schedule(&s, Schedule { room_id: &room, draft, delay: Ok(1000), txn: None }, 0).expect("scheduled");
+    let account = Arc::downgrade(&s.account);
+    let cell = Arc::downgrade(&e.room(&room).expect("room"));
+    drop(s);
+    drop(e);
+    assert!(account.upgrade().is_none(), "the account outlived the engine");
+    assert!(cell.upgrade().is_none(), "the room outlived the engine");
+}

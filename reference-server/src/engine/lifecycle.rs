@@ -125,7 +125,7 @@ impl Engine {
             self.signal_live(1);
         }
         if let Some(slot) = slot {
-            room.pending.entry(slot).or_default().push((id, account.clone()));
+            room.pending.entry(slot).or_default().push((id, Arc::downgrade(account)));
         }
         drop(room);
         self.arm(due, id, account, &cell);
@@ -323,7 +323,7 @@ impl Engine {
 fn unindex(
     pending: &mut std::collections::HashMap<
         super::rooms::Slot,
-        Vec<(DelayId, Arc<super::accounts::Account>)>,
+        Vec<(DelayId, crate::sync::Weak<super::accounts::Account>)>,
     >,
     slot: Option<super::rooms::Slot>,
     id: DelayId,

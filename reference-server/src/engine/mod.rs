@@ -187,10 +187,9 @@ impl Engine {
             for (id, slot, room) in slots {
                 state_pending += 1;
                 let room = lock(&room.room);
-                let n = room
-                    .pending
-                    .get(&slot)
-                    .map_or(0, |v| v.iter().filter(|(p, o)| *p == id && Arc::ptr_eq(o, &account)).count());
+                let n = room.pending.get(&slot).map_or(0, |v| {
+                    v.iter().filter(|(p, o)| *p == id && o.as_ptr() == Arc::as_ptr(&account)).count()
+                });
                 if n != 1 {
                     return Err(format!("{id} is in its slot's pending list {n} times"));
                 }

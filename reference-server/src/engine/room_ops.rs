@@ -104,13 +104,14 @@ impl Engine {
         let slot = (event_type.clone(), key.clone());
         let Some(waiting) = room.pending.get_mut(&slot) else { return };
         let (doomed, kept): (Vec<_>, Vec<_>) =
-            waiting.drain(..).partition(|(_, owner)| &*owner.user_id != sender);
+            waiting.drain(..).partition(|(_, owner)| owner.upgrade().is_some_and(|o| &*o.user_id != sender));
         if kept.is_empty() {
             room.pending.remove(&slot);
         } else {
             *waiting = kept;
         }
         for (id, owner) in doomed {
+            let Some(owner) = owner.upgrade() else { continue };
             let mut d = lock(&owner.delays);
             if let Some(s) = d.take(id) {
                 let error = Some(MatrixError::cancelled_by_state_update());

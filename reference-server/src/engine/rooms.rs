@@ -8,7 +8,7 @@ use super::events::{Draft, Event};
 use super::ids::DelayId;
 use super::power::PowerLevels;
 use crate::error::{MatrixError, Result};
-use crate::sync::{Arc, Mutex};
+use crate::sync::{Arc, Mutex, Weak};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -55,8 +55,10 @@ pub struct Room {
     pub has_power_event: bool,
     pub creator: Arc<str>,
     pub join_rule: JoinRule,
-    /// SRV-4: scheduled delayed state events per slot, with their owners.
-    pub pending: HashMap<Slot, Vec<(DelayId, Arc<Account>)>>,
+    /// SRV-4: scheduled delayed state events per slot, with their owners. Weak: the owner's
+    /// store points at the room, so a strong pointer back would be a cycle that outlives the
+    /// engine (found by the `http_request` fuzz target as memory growth).
+    pub pending: HashMap<Slot, Vec<(DelayId, Weak<Account>)>>,
 }
 
 impl Room {

@@ -6,7 +6,7 @@ mod bad_input;
 mod client_api;
 mod coverage;
 mod differential;
-mod harness;
+use msc4140_testkit::harness;
 mod lookups;
 mod managing;
 mod push;

@@ -1,0 +1,575 @@
+//! Differential tests: generated sequences of model operations run on `spec-model` (the oracle)
+//! and on the server through its real HTTP router, on virtual time. Every answer (status,
+//! `errcode`, body with the server's ids and timestamps mapped onto the model's) and every event
+//! that enters a room must be what the model says. Both prefixes are exercised.
+//!
+//! The proptest suite is `reference-server/tests/it/differential.rs`; the `differential` fuzz
+//! target drives the same [`run_with`].
+
+use crate::harness::{User, EPOCH, T};
+use reference_server::config::{Faults, RateLimits, Settings};
+use serde_json::{json, Map, Value};
+use spec_model::config::{Config, Retention};
+use spec_model::op::{DelayParam, DelayRef, From, Op};
+use spec_model::power::PowerChange;
+use spec_model::reply::{Reply, Step};
+use spec_model::state::State;
+use spec_model::types::{ContentId, DelayId, Prefix, RoomId, StateKey, UserId};
+use std::collections::HashMap;
+
+pub const USERS: u8 = 3;
+pub const ROOMS: u8 = 2;
+pub const MAX_DELAY: i64 = 5000;
+
+/// The model configuration the server is started to match.
+pub fn config(prefix: Prefix) -> Config {
+    Config {
+        prefix,
+        max_delay_ms: Some(MAX_DELAY as u64),
+        max_outstanding_per_user: Some(3),
+        retention: Retention { max_age_ms: 20_000, max_per_user: 4 },
+        page_size: 2,
+        ..Config::reference()
+    }
+}
+
+fn settings(cfg: &Config, faults: Faults) -> Settings {
+    Settings {
+        faults,
+        max_delay_ms: cfg.max_delay_ms.unwrap_or(u64::MAX),
+        max_delayed_per_user: cfg.max_outstanding_per_user.map_or(usize::MAX, usize::from),
+        retention_max_age_ms: cfg.retention.max_age_ms,
+        retention_max_per_user: cfg.retention.max_per_user as usize,
+        discard_returned: cfg.discard_returned,
+        page_size: cfg.page_size as usize,
+        rate_limits: RateLimits::off(),
+        ..Settings::default()
+    }
+}
+
+/// One run: the model's state and the server, with the map between their ids.
+pub struct Driver {
+    cfg: Config,
+    state: State,
+    t: T,
+    users: Vec<User>,
+    observer: User,
+    rooms: Vec<String>,
+    /// Server `delay_id` of each model `DelayId`.
+    delay_ids: Vec<String>,
+    /// Server event id -> model event id.
+    event_ids: HashMap<String, String>,
+    sched_next: Vec<Option<String>>,
+    fin_next: Vec<Option<String>>,
+    sync_next: Vec<Option<String>>,
+    observer_since: String,
+    /// What happened so far, for the failure report.
+    pub log: Vec<String>,
+}
+
+fn server_user(u: UserId) -> String {
+    format!("@u{}:localhost", u.0)
+}
+
+fn state_key(k: StateKey) -> String {
+    match k {
+        StateKey::User(u) => server_user(u),
+        other => other.to_string(),
+    }
+}
+
+fn content(c: ContentId) -> Value {
+    spec_model::render::content(c)
+}
+
+impl Driver {
+    pub async fn new(prefix: Prefix, faults: Faults) -> Driver {
+        let cfg = config(prefix);
+        let t = T::with(settings(&cfg, faults)).await;
+        let mut users = Vec::new();
+        for u in 0..USERS {
+            users.push(t.user(&format!("u{u}")).await);
+        }
+        let observer = t.user("observer").await;
+        let mut rooms = Vec::new();
+        for _ in 0..ROOMS {
+            let r = t
+                .post(&users[0], "/_matrix/client/v3/createRoom", json!({"preset": "public_chat"}))
+                .await
+                .ok();
+            let room = r["room_id"].as_str().expect("room").to_string();
+            for u in users.iter().skip(1).chain([&observer]) {
+                t.post(u, &format!("/_matrix/client/v3/rooms/{room}/join"), json!({})).await.ok();
+            }
+            rooms.push(room);
+        }
+        let since = t.get(&observer, "/_matrix/client/v3/sync").await.ok()["next_batch"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        let n = USERS as usize;
+        Driver {
+            cfg,
+            state: State::new(USERS, ROOMS),
+            t,
+            users,
+            observer,
+            rooms,
+            delay_ids: Vec::new(),
+            event_ids: HashMap::new(),
+            sched_next: vec![None; n],
+            fin_next: vec![None; n],
+            sync_next: vec![None; n],
+            observer_since: since,
+            log: Vec::new(),
+        }
+    }
+
+    fn delayed_base(&self) -> &'static str {
+        match self.cfg.prefix {
+            Prefix::Stable => "/_matrix/client/v1/delayed_events",
+            Prefix::Unstable => "/_matrix/client/unstable/org.matrix.msc4140/delayed_events",
+        }
+    }
+
+    fn delay_query(&self, d: DelayParam) -> String {
+        let key = match self.cfg.prefix {
+            Prefix::Stable => "delay",
+            Prefix::Unstable => "org.matrix.msc4140.delay",
+        };
+        let value = match d {
+            DelayParam::Ms(ms) => ms.to_string(),
+            DelayParam::NotAnInteger => "1.5".into(),
+        };
+        format!("{key}={value}")
+    }
+
+    fn server_delay_id(&self, d: DelayRef) -> String {
+        match d {
+            DelayRef::Issued(id) => self
+                .delay_ids
+                .get(id.0 as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("{:032x}", 0xdead_0000 + id.0 as u128)),
+            DelayRef::NeverIssued => "ffffffffffffffffffffffffffffffff".into(),
+        }
+    }
+
+    /// Apply one operation to both; `Err` describes the first disagreement.
+    pub async fn apply(&mut self, op: Op) -> Result<(), String> {
+        if let Op::Advance { ms } = op {
+            return self.advance(ms).await;
+        }
+        if let Op::SetPower { room, change, .. } = op {
+            if is_noop(&self.state, room, change) {
+                // The model refuses even unchanged values above the sender's level; the spec's
+                // rules (and the server) only judge changed ones. Not generated.
+                return Ok(());
+            }
+        }
+        let Some((next, step)) = spec_model::spec::step(&self.cfg, &self.state, &op) else { return Ok(()) };
+        let (status, body) = self.request(op).await?;
+        let mut shown = body.to_string();
+        if shown.len() > 300 {
+            shown = format!("{}...", &shown[..shown.char_indices().nth(300).map_or(shown.len(), |(i, _)| i)]);
+        }
+        self.log.push(format!("{op:?} -> {status} {shown}"));
+        let effects = self.observe().await?;
+        self.check_effects(&step, &effects)?;
+        self.state = next;
+        self.check_reply(op, &step, status, &body)
+    }
+
+    /// Time passes: due events fire in the model exactly when the server's timers fire them.
+    async fn advance(&mut self, ms: u64) -> Result<(), String> {
+        let target = self.state.now + ms;
+        loop {
+            let due = self
+                .state
+                .delayed
+                .iter()
+                .filter(|d| d.is_scheduled())
+                .map(|d| d.due())
+                .filter(|&d| d <= target)
+                .min();
+            let until = due.unwrap_or(target);
+            let mut expected = Vec::new();
+            if until > self.state.now {
+                let (next, _) = spec_model::spec::step(
+                    &self.cfg,
+                    &self.state,
+                    &Op::Advance { ms: until - self.state.now },
+                )
+                .ok_or("the model refused to advance")?;
+                self.state = next;
+            }
+            if due.is_some() {
+                let ready: Vec<DelayId> = self
+                    .state
+                    .ids()
+                    .filter(|id| {
+                        self.state.delayed[id.0 as usize].is_scheduled()
+                            && self.state.delayed[id.0 as usize].due() <= until
+                    })
+                    .collect();
+                for id in ready {
+                    // An earlier one may have cancelled it (SRV-4: same slot, other sender).
+                    if !self.state.delayed[id.0 as usize].is_scheduled() {
+                        continue;
+                    }
+                    let (next, step) =
+                        spec_model::spec::step(&self.cfg, &self.state, &Op::Fire { delay: id })
+                            .ok_or("the model refused to fire")?;
+                    self.state = next;
+                    expected.extend(step.effects);
+                }
+            }
+            let now = self.t.now() - EPOCH;
+            self.t.sleep(until - now).await;
+            self.log.push(format!("Advance to {until} ms"));
+            let effects = self.observe().await?;
+            self.check_effects(&Step { reply: Reply::Internal, effects: expected }, &effects)?;
+            if due.is_none() || until == target {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn request(&mut self, op: Op) -> Result<(u16, Value), String> {
+        let t = &self.t;
+        let r = match op {
+            Op::Schedule { user, room, kind, content: c, delay, txn } => {
+                let u = &self.users[user.0 as usize];
+                let room = &self.rooms[room.0 as usize];
+                let path = match (kind.state_key, txn) {
+                    (Some(k), _) => format!(
+                        "/_matrix/client/v3/rooms/{room}/state/{}/{}",
+                        kind.event_type.as_str(),
+                        state_key(k)
+                    ),
+                    (None, Some(txn)) => {
+                        format!("/_matrix/client/v3/rooms/{room}/send/{}/{txn}", kind.event_type.as_str())
+                    }
+                    (None, None) => return Err("a message without a transaction id".into()),
+                };
+                t.put(u, &format!("{path}?{}", self.delay_query(delay)), content(c)).await
+            }
+            Op::Manage { user, delay, action } => {
+                let path = format!("{}/{}", self.delayed_base(), self.server_delay_id(delay));
+                t.post(&self.users[user.0 as usize], &path, json!({ "action": action.as_str() })).await
+            }
+            Op::SendMessage { user, room, content: c, txn } => {
+                let path = format!(
+                    "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
+                    self.rooms[room.0 as usize]
+                );
+                t.put(&self.users[user.0 as usize], &path, content(c)).await
+            }
+            Op::SendState { user, room, kind, content: c } => {
+                let key = kind.state_key.map(state_key).unwrap_or_default();
+                let path = format!(
+                    "/_matrix/client/v3/rooms/{}/state/{}/{key}",
+                    self.rooms[room.0 as usize],
+                    kind.event_type.as_str()
+                );
+                t.put(&self.users[user.0 as usize], &path, content(c)).await
+            }
+            Op::SetPower { user, room, change } => {
+                let path = format!(
+                    "/_matrix/client/v3/rooms/{}/state/m.room.power_levels/",
+                    self.rooms[room.0 as usize]
+                );
+                let current = t.get(&self.observer, &path).await.ok();
+                t.put(&self.users[user.0 as usize], &path, apply_change(current, change)).await
+            }
+            Op::Join { user, room } => {
+                t.post(
+                    &self.users[user.0 as usize],
+                    &format!("/_matrix/client/v3/rooms/{}/join", self.rooms[room.0 as usize]),
+                    json!({}),
+                )
+                .await
+            }
+            Op::Leave { user, room } => {
+                t.post(
+                    &self.users[user.0 as usize],
+                    &format!("/_matrix/client/v3/rooms/{}/leave", self.rooms[room.0 as usize]),
+                    json!({}),
+                )
+                .await
+            }
+            Op::ListScheduled { user, from } => {
+                let q = from_query(from, &self.sched_next[user.0 as usize]);
+                t.get(&self.users[user.0 as usize], &format!("{}/scheduled{q}", self.delayed_base())).await
+            }
+            Op::ListScheduledBare { user } => {
+                t.get(
+                    &self.users[user.0 as usize],
+                    "/_matrix/client/unstable/org.matrix.msc4140/delayed_events",
+                )
+                .await
+            }
+            Op::ListFinalised { user, from } => {
+                let q = from_query(from, &self.fin_next[user.0 as usize]);
+                t.get(&self.users[user.0 as usize], &format!("{}/finalised{q}", self.delayed_base())).await
+            }
+            Op::Sync { user, initial, include_finalised } => {
+                let mut q = Vec::new();
+                if !initial {
+                    q.push(format!("since={}", self.sync_next[user.0 as usize].clone().unwrap_or_default()));
+                }
+                if !include_finalised {
+                    let f = json!({ spec_model::render::finalised_events_key(self.cfg.prefix): false })
+                        .to_string();
+                    q.push(format!(
+                        "filter={}",
+                        form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
+                    ));
+                }
+                t.get(&self.users[user.0 as usize], &format!("/_matrix/client/v3/sync?{}", q.join("&"))).await
+            }
+            Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => {
+                return Err("internal step".into())
+            }
+        };
+        // Remember what the server issued, keyed by the model's names.
+        let body = r.body;
+        match op {
+            Op::Schedule { .. } => {
+                if let Some(id) = body["delay_id"].as_str() {
+                    if !self.delay_ids.contains(&id.to_string()) {
+                        self.delay_ids.push(id.to_string());
+                    }
+                }
+            }
+            Op::ListScheduled { user, .. } if r.status == 200 => {
+                self.sched_next[user.0 as usize] = body["next_batch"].as_str().map(String::from)
+            }
+            Op::ListFinalised { user, .. } if r.status == 200 => {
+                self.fin_next[user.0 as usize] = body["next_batch"].as_str().map(String::from)
+            }
+            Op::Sync { user, .. } if r.status == 200 => {
+                self.sync_next[user.0 as usize] = body["next_batch"].as_str().map(String::from)
+            }
+            _ => {}
+        }
+        Ok((r.status, body))
+    }
+
+    /// Events that entered the rooms since the last look, per room, oldest first.
+    async fn observe(&mut self) -> Result<Vec<Vec<Value>>, String> {
+        let filter =
+            form_urlencoded::byte_serialize(br#"{"room":{"timeline":{"limit":500}}}"#).collect::<String>();
+        let path = format!("/_matrix/client/v3/sync?since={}&filter={filter}", self.observer_since);
+        let s = self.t.get(&self.observer, &path).await.ok();
+        self.observer_since = s["next_batch"].as_str().ok_or("no next_batch")?.to_string();
+        Ok(self
+            .rooms
+            .iter()
+            .map(|r| s["rooms"]["join"][r]["timeline"]["events"].as_array().cloned().unwrap_or_default())
+            .collect())
+    }
+
+    fn check_effects(&mut self, step: &Step, seen: &[Vec<Value>]) -> Result<(), String> {
+        for (r, events) in seen.iter().enumerate() {
+            let expected: Vec<_> = step.effects.iter().filter(|e| e.room == RoomId(r as u8)).collect();
+            if expected.len() != events.len() {
+                return Err(format!(
+                    "room !r{r}: the model expects {} new events, the server shows {}: {events:?}",
+                    expected.len(),
+                    events.len()
+                ));
+            }
+            for (m, s) in expected.iter().zip(events) {
+                let sid = s["event_id"].as_str().unwrap_or_default().to_string();
+                self.event_ids.insert(sid, m.event_id.to_string());
+                let got = (
+                    s["sender"].as_str().map(String::from),
+                    s["type"].as_str().map(String::from),
+                    s["state_key"].as_str().map(String::from),
+                    s["origin_server_ts"].as_u64().map(|ts| ts - EPOCH),
+                );
+                let want = (
+                    Some(server_user(m.sender)),
+                    Some(m.kind.event_type.as_str().to_string()),
+                    m.kind.state_key.map(state_key),
+                    Some(m.origin_server_ts),
+                );
+                if got != want {
+                    return Err(format!("room !r{r}: expected event {want:?}, server sent {got:?}"));
+                }
+                if let Some(c) = m.content {
+                    if s["content"] != content(c) {
+                        return Err(format!(
+                            "room !r{r}: content {} instead of {}",
+                            s["content"],
+                            content(c)
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_reply(&self, op: Op, step: &Step, status: u16, body: &Value) -> Result<(), String> {
+        let mut want = spec_model::render::body(&self.cfg, &step.reply);
+        let mut got = self.normalise(body.clone());
+        if let Op::Sync { .. } = op {
+            // Only the MSC4140 part of /sync is the model's business.
+            let key = spec_model::render::finalised_events_key(self.cfg.prefix);
+            let mut m = Map::new();
+            for k in ["next_batch", key] {
+                if let Some(v) = got.get(k) {
+                    m.insert(k.into(), v.clone());
+                }
+            }
+            got = Value::Object(m);
+        }
+        scrub(&mut want);
+        scrub(&mut got);
+        if status != step.reply.status() || want != got {
+            return Err(format!(
+                "{op:?}: the model says {} {want}, the server answered {status} {got}",
+                step.reply.status()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Server ids and timestamps -> the model's.
+    fn normalise(&self, v: Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(self.name(&s)),
+            Value::Array(a) => Value::Array(a.into_iter().map(|x| self.normalise(x)).collect()),
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = match (k.as_str(), &v) {
+                            ("running_since" | "origin_server_ts", Value::Number(n)) => {
+                                json!(n.as_u64().unwrap_or(0).saturating_sub(EPOCH))
+                            }
+                            _ => self.normalise(v),
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
+    fn name(&self, s: &str) -> String {
+        if let Some(i) = self.delay_ids.iter().position(|d| d == s) {
+            return format!("d{i}");
+        }
+        if let Some(i) = self.rooms.iter().position(|r| r == s) {
+            return format!("!r{i}");
+        }
+        if let Some(e) = self.event_ids.get(s) {
+            return e.clone();
+        }
+        s.strip_suffix(":localhost")
+            .filter(|u| u.starts_with("@u"))
+            .map_or_else(|| s.to_string(), String::from)
+    }
+}
+
+fn from_query(from: From, token: &Option<String>) -> String {
+    match (from, token) {
+        (From::LastNextBatch, Some(t)) => format!("?from={t}"),
+        _ => String::new(),
+    }
+}
+
+/// Tokens are compared by presence, error messages not at all (the model has its own wording).
+fn scrub(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("errcode") {
+                m.remove("error");
+            }
+            if m.contains_key("next_batch") {
+                m.insert("next_batch".into(), json!("<token>"));
+            }
+            m.values_mut().for_each(scrub);
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+fn current_level(state: &State, room: RoomId, change: PowerChange) -> i64 {
+    let p = &state.rooms[room.0 as usize].power;
+    match change {
+        PowerChange::User(u, _) => p.user_level(u),
+        PowerChange::Event(t, _) => p.events.get(&t).copied().unwrap_or(i64::MIN),
+        PowerChange::EventsDefault(_) => p.events_default,
+        PowerChange::StateDefault(_) => p.state_default,
+        PowerChange::UsersDefault(_) => p.users_default,
+    }
+}
+
+fn is_noop(state: &State, room: RoomId, change: PowerChange) -> bool {
+    let new = match change {
+        PowerChange::User(_, l)
+        | PowerChange::Event(_, l)
+        | PowerChange::EventsDefault(l)
+        | PowerChange::StateDefault(l)
+        | PowerChange::UsersDefault(l) => l,
+    };
+    current_level(state, room, change) == new
+}
+
+/// The server's current power-levels content with one change applied, as a client would send it.
+fn apply_change(mut current: Value, change: PowerChange) -> Value {
+    let Some(m) = current.as_object_mut() else { return current };
+    match change {
+        PowerChange::User(u, l) => {
+            m.entry("users").or_insert_with(|| json!({}))[server_user(u)] = json!(l);
+        }
+        PowerChange::Event(t, l) => {
+            m.entry("events").or_insert_with(|| json!({}))[t.as_str()] = json!(l);
+        }
+        PowerChange::EventsDefault(l) => {
+            m.insert("events_default".into(), json!(l));
+        }
+        PowerChange::StateDefault(l) => {
+            m.insert("state_default".into(), json!(l));
+        }
+        PowerChange::UsersDefault(l) => {
+            m.insert("users_default".into(), json!(l));
+        }
+    }
+    current
+}
+
+/// Run `ops` on a fresh model and a correct server; the first disagreement, with the steps.
+pub fn run(prefix: Prefix, ops: &[Op]) -> Result<(), String> {
+    run_with(prefix, Faults::default(), ops)
+}
+
+/// The same against a server with deliberate bugs.
+pub fn run_with(prefix: Prefix, faults: Faults, ops: &[Op]) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut d = Driver::new(prefix, faults).await;
+        for op in ops {
+            if let Err(e) = d.apply(*op).await {
+                return Err(format!("{e}\n\nsteps ({prefix:?} prefix):\n  {}", d.log.join("\n  ")));
+            }
+        }
+        // Liveness: once clients stop, everything scheduled is finalised.
+        if let Err(e) = d.apply(Op::Advance { ms: MAX_DELAY as u64 + 1 }).await {
+            return Err(format!("{e}\n\nsteps ({prefix:?} prefix):\n  {}", d.log.join("\n  ")));
+        }
+        if d.state.delayed.iter().any(|x| x.is_scheduled()) || d.t.engine.live_delayed() != 0 {
+            return Err("events still scheduled after every due time passed".into());
+        }
+        d.t.engine.check_invariants()
+    })
+}
