@@ -551,12 +551,7 @@ pub fn run(prefix: Prefix, ops: &[Op]) -> Result<(), String> {
 
 /// The same against a server with deliberate bugs.
 pub fn run_with(prefix: Prefix, faults: Faults, ops: &[Op]) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
+    crate::harness::on_virtual_time(async {
         let mut d = Driver::new(prefix, faults).await;
         for op in ops {
             if let Err(e) = d.apply(*op).await {

@@ -194,12 +194,7 @@ fn encode(s: &str) -> String {
 /// `http_request`: no panic, no 5xx, every error a Matrix error, a bounded answer time, and the
 /// server's invariants afterwards.
 pub fn http_request(input: &HttpRequest) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
+    crate::harness::on_virtual_time(async {
         let f = fixture().await;
         let methods = ["GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "HEAD"];
         let method = methods[input.method as usize % methods.len()];

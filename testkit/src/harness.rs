@@ -200,3 +200,13 @@ impl T {
 pub fn id(v: &Resp) -> String {
     v.body["delay_id"].as_str().unwrap_or_else(|| panic!("no delay_id in {}", v.body)).to_string()
 }
+
+/// Run `f` on a fresh single-threaded runtime with tokio's clock paused (virtual time).
+pub fn on_virtual_time<F: std::future::Future<Output = Result<(), String>>>(f: F) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(f)
+}

@@ -57,3 +57,10 @@ pub struct Session {
     pub device_id: Arc<str>,
     pub token: Arc<str>,
 }
+
+impl Session {
+    /// SCH-10: a transaction id's scope is this device and the request path (room, type).
+    pub fn txn_key(&self, room_id: &str, event_type: &Arc<str>, txn: &str) -> TxnKey {
+        (self.device_id.clone(), Arc::from(room_id), event_type.clone(), txn.to_string())
+    }
+}

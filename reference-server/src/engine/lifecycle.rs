@@ -89,9 +89,7 @@ impl Engine {
         // SCH-10: the transaction lock is held to the end, so a retry racing the first request
         // still schedules once.
         let mut txns = req.txn.map(|_| lock(&account.txns));
-        let txn_key = req.txn.map(|t| {
-            (s.device_id.clone(), Arc::<str>::from(req.room_id), req.draft.event_type.clone(), t.to_string())
-        });
+        let txn_key = req.txn.map(|t| s.txn_key(req.room_id, &req.draft.event_type, t));
         if let (Some(txns), Some(key)) = (&txns, &txn_key) {
             if let Some(prev) = txns.get(key) {
                 return Ok(prev.clone());

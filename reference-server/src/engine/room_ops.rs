@@ -221,8 +221,7 @@ impl Engine {
         now: u64,
     ) -> Result<TxnResult> {
         let txns_lock = txn.map(|_| lock(&s.account.txns));
-        let txn_key = txn
-            .map(|t| (s.device_id.clone(), Arc::<str>::from(room_id), d.event_type.clone(), t.to_string()));
+        let txn_key = txn.map(|t| s.txn_key(room_id, &d.event_type, t));
         if let (Some(txns), Some(key)) = (&txns_lock, &txn_key) {
             if let Some(prev) = txns.get(key) {
                 return Ok(prev.clone());
