@@ -1,0 +1,70 @@
+//! Every check of the suite: the model's witness traces first, then the hand-written ones.
+
+pub mod control;
+pub mod input;
+pub mod limits;
+pub mod races;
+pub mod witness;
+
+use crate::context::Context;
+use crate::outcome::{CheckInfo, CheckResult};
+use crate::witnesses::{Document, Witness};
+use spec_model::config::Config;
+
+#[derive(Clone, Debug)]
+pub enum Check {
+    Witness(Box<Witness>, Box<Config>),
+    Row(&'static input::Row),
+    OrdinarySend,
+    UniqueIds,
+    Isolation,
+    RaceActions,
+    RaceTimer,
+    SchedulingLimit,
+    ManagementLimit,
+}
+
+impl Check {
+    pub fn info(&self) -> CheckInfo {
+        match self {
+            Check::Witness(w, _) => witness::info(w),
+            Check::Row(r) => input::row_info(r),
+            Check::OrdinarySend => input::ordinary_send_info(),
+            Check::UniqueIds => input::unique_ids_info(),
+            Check::Isolation => input::isolation_info(),
+            Check::RaceActions => races::actions_info(),
+            Check::RaceTimer => races::timer_info(),
+            Check::SchedulingLimit => limits::scheduling_info(),
+            Check::ManagementLimit => limits::management_info(),
+        }
+    }
+
+    pub async fn run(&self, ctx: &Context) -> CheckResult {
+        match self {
+            Check::Witness(w, cfg) => witness::run(ctx, w, cfg).await,
+            Check::Row(r) => input::run_row(ctx, r).await,
+            Check::OrdinarySend => input::ordinary_send(ctx).await,
+            Check::UniqueIds => input::unique_ids(ctx).await,
+            Check::Isolation => input::isolation(ctx).await,
+            Check::RaceActions => races::concurrent_actions(ctx).await,
+            Check::RaceTimer => races::at_the_due_time(ctx).await,
+            Check::SchedulingLimit => limits::scheduling(ctx).await,
+            Check::ManagementLimit => limits::management(ctx).await,
+        }
+    }
+}
+
+/// All checks after the controls, in report order.
+pub fn all(doc: &Document) -> Vec<Check> {
+    let mut out: Vec<Check> = doc
+        .witnesses
+        .iter()
+        .filter_map(|w| {
+            let cfg = doc.configurations.get(w.configuration.as_ref()?)?;
+            Some(Check::Witness(Box::new(w.clone()), Box::new(*cfg)))
+        })
+        .collect();
+    out.extend(input::ROWS.iter().map(Check::Row));
+    out.extend([Check::OrdinarySend, Check::UniqueIds, Check::Isolation, Check::RaceActions, Check::RaceTimer, Check::SchedulingLimit, Check::ManagementLimit]);
+    out
+}

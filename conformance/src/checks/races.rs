@@ -1,0 +1,214 @@
+//! Concurrency: several connections send `send`, `cancel` and `restart` for one delayed event at
+//! once, alone or right at its due time. Each request's interval and answer are recorded; the
+//! history passes when some order of the requests that respects real time (a request that ended
+//! before another started comes first), with the timer firing anywhere it may, is a sequence the
+//! model allows, and the room shows the event at most once (a linearizability check, SRV-8).
+
+use crate::client::{segment, Answer, Request};
+use crate::context::Context;
+use crate::lockstep::{Judge, Observation};
+use crate::names::Names;
+use crate::outcome::{CheckInfo, CheckResult, Verdict};
+use crate::scenario::{Scenario, Stop};
+use crate::timing::Arm;
+use serde_json::Value;
+use spec_model::op::{DelayParam, DelayRef, Op};
+use spec_model::types::{Action, ContentId, DelayId, EventKind, RoomId, TxnId, UserId};
+
+pub fn actions_info() -> CheckInfo {
+    CheckInfo::new(
+        "race/concurrent-actions",
+        "six concurrent send/cancel/restart requests on one delayed event linearize; it is finalised once",
+        &["SRV-8", "MGT-3", "MGT-4", "MGT-5", "MGT-8"],
+    )
+}
+
+pub fn timer_info() -> CheckInfo {
+    CheckInfo::new(
+        "race/actions-at-the-due-time",
+        "send/cancel/restart racing the timer linearize with it; nothing is sent twice",
+        &["SRV-8", "SRV-1", "MGT-8"],
+    )
+}
+
+const OWNER: UserId = UserId(0);
+
+pub async fn concurrent_actions(ctx: &Context) -> CheckResult {
+    let actions = [Action::Send, Action::Cancel, Action::Restart, Action::Send, Action::Cancel, Action::Restart];
+    race(ctx, actions_info(), 60, None, &actions, true).await
+}
+
+pub async fn at_the_due_time(ctx: &Context) -> CheckResult {
+    let actions = [Action::Send, Action::Cancel, Action::Restart];
+    race(ctx, timer_info(), 2, Some(15), &actions, false).await
+}
+
+/// Schedule a message with `units` of delay, start `actions` together (`lead_ms` before the due
+/// time when given, at once otherwise), then judge the history.
+async fn race(
+    ctx: &Context,
+    info: CheckInfo,
+    units: u64,
+    lead_ms: Option<u64>,
+    actions: &[Action],
+    bystander: bool,
+) -> CheckResult {
+    let t = ctx.client.now();
+    let r = async {
+        let mut sc = Scenario::setup(ctx, 1, 1, &info.id.replace('/', "-")).await?;
+        let out = run_race(ctx, &mut sc, units, lead_ms, actions, bystander).await;
+        sc.release();
+        out
+    }
+    .await;
+    let ms = ctx.client.now() - t;
+    match r {
+        Ok(note) => info.result(Verdict::Pass, note, ms),
+        Err(Stop::Fail(m)) => info.result(Verdict::Fail, m, ms),
+        Err(Stop::Error(m)) => info.result(Verdict::Error, m, ms),
+    }
+}
+
+async fn run_race(
+    ctx: &Context,
+    sc: &mut Scenario<'_>,
+    units: u64,
+    lead_ms: Option<u64>,
+    actions: &[Action],
+    bystander: bool,
+) -> crate::scenario::Result<String> {
+    let delay = units * ctx.unit_ms();
+    let schedule = Op::Schedule {
+        user: OWNER,
+        room: RoomId(0),
+        kind: EventKind::message(),
+        content: ContentId(0),
+        delay: DelayParam::Ms(delay as i64),
+        txn: Some(TxnId(0)),
+    };
+    sc.client_op(&schedule).await?;
+    let id = DelayId(0);
+    if bystander {
+        // Another of the owner's events, due soon: the race must not disturb its timer.
+        let other = Op::Schedule {
+            user: OWNER,
+            room: RoomId(0),
+            kind: EventKind::message(),
+            content: ContentId(1),
+            delay: DelayParam::Ms(2 * ctx.unit_ms() as i64),
+            txn: Some(TxnId(1)),
+        };
+        sc.client_op(&other).await?;
+    }
+    if let (Some(lead), Some(arm)) = (lead_ms, sc.arms.get(&id).copied()) {
+        ctx.client.sleep_until(arm.earliest().saturating_sub(lead)).await;
+    }
+    let ops: Vec<Op> = actions.iter().map(|&action| Op::Manage { user: OWNER, delay: DelayRef::Issued(id), action }).collect();
+    let mut requests = Vec::new();
+    for op in &ops {
+        requests.push(sc.request(op).await?.ok_or_else(|| Stop::Error("no request".into()))?);
+    }
+    let answers: Vec<Answer> = {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, req) in requests.into_iter().enumerate() {
+            let client = ctx.client.clone();
+            set.spawn(async move { (i, client.send(&req).await) });
+        }
+        let mut got: Vec<Option<Answer>> = vec![None; ops.len()];
+        while let Some(joined) = set.join_next().await {
+            let (i, a) = joined.map_err(|e| Stop::Error(e.to_string()))?;
+            got[i] = Some(a?);
+        }
+        got.into_iter().map(|a| a.ok_or_else(|| Stop::Error("lost answer".into()))).collect::<Result<_, _>>()?
+    };
+    let history: Vec<(Op, Answer)> = ops.into_iter().zip(answers).collect();
+    sc.judge = linearize(&sc.judge, &sc.names, &history).map_err(|why| {
+        let shown: Vec<String> = history
+            .iter()
+            .map(|(op, a)| format!("{}@[{},{}]→{}", action_of(op), a.start, a.end, a.status))
+            .collect();
+        Stop::Fail(format!("no order of [{}] is allowed by the model ({why})", shown.join(", ")))
+    })?;
+    // Successful restarts re-arm the timer somewhere within their union.
+    let restarts: Vec<&Answer> =
+        history.iter().filter(|(op, a)| action_of(op) == "restart" && a.status == 200).map(|(_, a)| a).collect();
+    if let (Some(arm), false) = (sc.arms.get_mut(&id), restarts.is_empty()) {
+        let start = restarts.iter().map(|a| a.start).min().unwrap_or(arm.start);
+        let end = restarts.iter().map(|a| a.end).max().unwrap_or(arm.end);
+        *arm = Arm { start, end, ..*arm };
+    }
+    sc.finish(4 * ctx.unit_ms()).await?;
+    sent_at_most_once(ctx, sc).await?;
+    let statuses: Vec<String> = history.iter().map(|(op, a)| format!("{} {}", action_of(op), a.status)).collect();
+    Ok(statuses.join(", "))
+}
+
+/// Every real-time-respecting order of `history` that the model accepts, merged.
+pub fn linearize(start: &Judge, names: &Names, history: &[(Op, Answer)]) -> Result<Judge, String> {
+    let mut done: Option<Judge> = None;
+    let mut last_error = String::new();
+    let mut remaining: Vec<usize> = (0..history.len()).collect();
+    explore(start.clone(), names, history, &mut remaining, &mut done, &mut last_error);
+    done.ok_or(last_error)
+}
+
+fn explore(
+    judge: Judge,
+    names: &Names,
+    history: &[(Op, Answer)],
+    remaining: &mut Vec<usize>,
+    done: &mut Option<Judge>,
+    last_error: &mut String,
+) {
+    if remaining.is_empty() {
+        match done {
+            Some(d) => d.merge(judge),
+            None => *done = Some(judge),
+        }
+        return;
+    }
+    for k in 0..remaining.len() {
+        let i = remaining[k];
+        let a = &history[i].1;
+        // Only a request that no other pending request wholly precedes may come next.
+        if remaining.iter().any(|&j| j != i && history[j].1.end < a.start) {
+            continue;
+        }
+        let mut next = judge.clone();
+        let seen = Observation { status: a.status, body: &a.body, start: a.start, end: a.end };
+        match next.observe(&history[i].0, &seen, names) {
+            Ok(()) => {
+                remaining.remove(k);
+                explore(next, names, history, remaining, done, last_error);
+                remaining.insert(k, i);
+            }
+            Err(e) => *last_error = format!("{} answered {}: {e}", action_of(&history[i].0), a.short()),
+        }
+    }
+}
+
+fn action_of(op: &Op) -> &'static str {
+    match op {
+        Op::Manage { action, .. } => action.as_str(),
+        _ => "?",
+    }
+}
+
+/// The room's timeline holds the delayed message at most once (SRV-8).
+async fn sent_at_most_once(ctx: &Context, sc: &Scenario<'_>) -> crate::scenario::Result<()> {
+    let room = &sc.names.rooms[0];
+    let token = &sc.names.users[0].access_token;
+    let path = format!("/_matrix/client/v3/rooms/{}/messages", segment(room));
+    let a = ctx.client.call(&Request::get(path).query("dir", "b").query("limit", "200").auth(token)).await?;
+    let body = spec_model::render::content(ContentId(0));
+    let copies = a
+        .body
+        .get("chunk")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter(|e| e.get("type") == Some(&Value::from("m.room.message")) && e.get("content") == Some(&body)).count())
+        .unwrap_or(0);
+    if copies > 1 {
+        return Err(Stop::Fail(format!("SRV-8: the delayed message is in the room {copies} times")));
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Checks generated from the model: one per `sometimes` witness trace of `spec-model`. The trace's
+//! operations run against the server in fresh rooms, model time units become real delays, and
+//! every answer is judged by `lockstep` (so the server's own allowed choices never fail it).
+
+use crate::context::Context;
+use crate::outcome::{CheckInfo, CheckResult, Verdict};
+use crate::scenario::{Scenario, Stop};
+use crate::witnesses::Witness;
+use spec_model::config::Config;
+use spec_model::op::{DelayParam, Op};
+
+pub fn info(w: &Witness) -> CheckInfo {
+    let refs: Vec<&str> = w.requirements.iter().map(String::as_str).collect();
+    CheckInfo::new(&format!("model/{}", slug(&w.property)), &w.property, &refs)
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// The witness's operations for this server, or why it cannot say anything about it.
+pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, String> {
+    let rl = wcfg.rate_limits;
+    if rl.scheduling.is_some() || rl.management.is_some() || rl.sending.is_some() || rl.lookups.is_some() {
+        return Err("the trace needs the model's tiny rate-limit windows; rate limits are checked by `limits/`".into());
+    }
+    if wcfg.retention.max_age_ms < u64::MAX && w.requirements.iter().all(|r| r == "LST-5") {
+        return Err("the trace needs a retention of milliseconds; a server's (7 days / 1000 recommended) is not observable in a run".into());
+    }
+    let unit = ctx.unit_ms();
+    let mut ops = Vec::new();
+    for op in w.ops() {
+        let op = match op {
+            Op::Schedule { delay: DelayParam::Ms(n), user, room, kind, content, txn } if n > 0 => {
+                let over_max = wcfg.max_delay_ms.is_some_and(|m| n as u64 > m);
+                let real = if over_max {
+                    match ctx.max_delay_ms {
+                        Some(max) => max + unit,
+                        None => return Err("the server accepted a 400-day delay: it has no maximum (SCH-5 is a MAY)".into()),
+                    }
+                } else {
+                    n as u64 * unit
+                };
+                Op::Schedule { delay: DelayParam::Ms(real as i64), user, room, kind, content, txn }
+            }
+            other => other,
+        };
+        ops.push(op);
+    }
+    if w.requirements.iter().any(|r| r == "SCH-7") {
+        let (Some(model_limit), Some(limit)) = (wcfg.max_outstanding_per_user, ctx.opts.max_outstanding) else {
+            return Err("the server's outstanding limit is unknown (pass --max-outstanding N if it has one; SCH-7 is a MAY)".into());
+        };
+        // Fill up to the server's limit with long delays (cancelled at the end), then the trace.
+        let Some(Op::Schedule { user, room, kind, content, .. }) = ops.first().copied() else {
+            return Err("unexpected SCH-7 trace".into());
+        };
+        let pad = limit.saturating_sub(model_limit) as usize;
+        let filler = Op::Schedule { user, room, kind, content, delay: DelayParam::Ms((60 * unit) as i64), txn: None };
+        ops.splice(0..0, std::iter::repeat_n(filler, pad));
+    }
+    Ok(ops)
+}
+
+pub async fn run(ctx: &Context, w: &Witness, wcfg: &Config) -> CheckResult {
+    let info = info(w);
+    let started = ctx.client.now();
+    let ops = match translate(ctx, w, wcfg) {
+        Ok(ops) => ops,
+        Err(why) => return info.result(Verdict::NotApplicable, why, 0),
+    };
+    let users = ops.iter().filter_map(user_of).map(|u| u + 1).max().unwrap_or(1).max(1);
+    let rooms = ops.iter().filter_map(room_of).map(|r| r + 1).max().unwrap_or(1).max(1);
+    let tag = slug(&w.property).chars().take(24).collect::<String>();
+    let mut sc = match Scenario::setup(ctx, users, rooms, &tag).await {
+        Ok(sc) => sc,
+        Err(Stop::Fail(m) | Stop::Error(m)) => return info.result(Verdict::Error, format!("setup: {m}"), 0),
+    };
+    let outcome = drive(ctx, &mut sc, &ops).await;
+    sc.release();
+    let millis = ctx.client.now() - started;
+    match outcome {
+        Ok(()) => info.result(Verdict::Pass, sc.notes.join("; "), millis),
+        Err(Stop::Fail(m)) => info.result(Verdict::Fail, m, millis),
+        Err(Stop::Error(m)) => info.result(Verdict::Error, m, millis),
+    }
+}
+
+async fn drive(ctx: &Context, sc: &mut Scenario<'_>, ops: &[Op]) -> crate::scenario::Result<()> {
+    let unit = ctx.unit_ms();
+    let t0 = ctx.client.now();
+    let mut elapsed = 0;
+    for op in ops {
+        match *op {
+            Op::Advance { ms } => {
+                elapsed += ms * unit;
+                ctx.client.sleep_until(t0 + elapsed).await;
+            }
+            Op::Fire { delay } => sc.await_finalised(delay).await?,
+            // The server's own choices: the judge already allows them at every step.
+            Op::Discard { .. } | Op::Drain => {}
+            _ => {
+                sc.client_op(op).await?;
+            }
+        }
+    }
+    sc.finish(4 * unit).await
+}
+
+fn user_of(op: &Op) -> Option<u8> {
+    let v = serde_json::to_value(op).ok()?;
+    v.get("user").and_then(serde_json::Value::as_u64).map(|u| u as u8)
+}
+
+fn room_of(op: &Op) -> Option<u8> {
+    let v = serde_json::to_value(op).ok()?;
+    v.get("room").and_then(serde_json::Value::as_u64).map(|r| r as u8)
+}

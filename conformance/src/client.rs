@@ -1,0 +1,177 @@
+//! HTTP to the server under test: one request, its answer, and when it started and ended on the
+//! suite's monotonic clock. Timing verdicts are built from these intervals (see `timing`), never
+//! from sleeps.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Path segments are encoded except for the characters Matrix ids commonly hold unencoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+pub fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// One answer and its interval, in ms since the run's epoch.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    /// The body was not JSON (kept for messages).
+    pub raw: Option<String>,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Answer {
+    pub fn errcode(&self) -> Option<&str> {
+        self.body.get("errcode").and_then(Value::as_str)
+    }
+    /// The MSC4140 code on either surface (UNS-2..4 wrap it in `M_UNKNOWN`).
+    pub fn msc_errcode(&self) -> Option<&str> {
+        self.body.get("org.matrix.msc4140.errcode").and_then(Value::as_str).or_else(|| self.errcode())
+    }
+    pub fn short(&self) -> String {
+        let body = self.raw.clone().unwrap_or_else(|| self.body.to_string());
+        let body: String = body.chars().take(300).collect();
+        format!("{} {body}", self.status)
+    }
+}
+
+/// A request as the suite describes it: `path` is under the homeserver's base URL.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: reqwest::Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Body>,
+    pub token: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Body {
+    Json(Value),
+    Raw(&'static str),
+}
+
+impl Request {
+    pub fn new(method: reqwest::Method, path: impl Into<String>) -> Self {
+        Request { method, path: path.into(), query: Vec::new(), body: None, token: None }
+    }
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(reqwest::Method::GET, path)
+    }
+    pub fn put(path: impl Into<String>, body: Value) -> Self {
+        Self::new(reqwest::Method::PUT, path).json(body)
+    }
+    pub fn post(path: impl Into<String>, body: Value) -> Self {
+        Self::new(reqwest::Method::POST, path).json(body)
+    }
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(Body::Json(body));
+        self
+    }
+    pub fn raw(mut self, body: &'static str) -> Self {
+        self.body = Some(Body::Raw(body));
+        self
+    }
+    pub fn query(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.query.push((k.to_string(), v.into()));
+        self
+    }
+    pub fn auth(mut self, token: &str) -> Self {
+        self.token = Some(token.to_string());
+        self
+    }
+}
+
+#[derive(Debug)]
+pub struct TransportError(pub String);
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The connection to the server under test. Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    epoch: Instant,
+    /// How long to wait in total for `M_LIMIT_EXCEEDED` to pass before giving up.
+    rate_limit_patience: Duration,
+}
+
+impl Client {
+    pub fn new(base: &str, epoch: Instant) -> Result<Self, TransportError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| TransportError(format!("HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            epoch,
+            rate_limit_patience: Duration::from_secs(30),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Milliseconds since the run's epoch (the suite's clock).
+    pub fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Sleep until the suite's clock reads `at`.
+    pub async fn sleep_until(&self, at: u64) {
+        tokio::time::sleep_until((self.epoch + Duration::from_millis(at)).into()).await;
+    }
+
+    /// Send once; the answer is whatever the server said.
+    pub async fn send(&self, req: &Request) -> Result<Answer, TransportError> {
+        let url = format!("{}{}", self.base, req.path);
+        let mut b = self.http.request(req.method.clone(), &url);
+        if !req.query.is_empty() {
+            b = b.query(&req.query);
+        }
+        if let Some(t) = &req.token {
+            b = b.bearer_auth(t);
+        }
+        b = match &req.body {
+            Some(Body::Json(v)) => b.json(v),
+            Some(Body::Raw(s)) => b.header("content-type", "application/json").body(*s),
+            None => b,
+        };
+        let start = self.now();
+        let resp = b.send().await.map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.path)))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.path)))?;
+        let end = self.now();
+        let (body, raw) = match serde_json::from_str::<Value>(&text) {
+            Ok(v) => (v, None),
+            Err(_) => (Value::Null, Some(text)),
+        };
+        Ok(Answer { status, body, raw, start, end })
+    }
+
+    /// Send, waiting out `429 M_LIMIT_EXCEEDED` as a client would (rate limits are checked by
+    /// their own checks; elsewhere they would only make verdicts depend on the server's limits).
+    pub async fn call(&self, req: &Request) -> Result<Answer, TransportError> {
+        let give_up = Instant::now() + self.rate_limit_patience;
+        loop {
+            let a = self.send(req).await?;
+            if a.status != 429 || Instant::now() > give_up {
+                return Ok(a);
+            }
+            let wait = a.body.get("retry_after_ms").and_then(Value::as_u64).unwrap_or(500).clamp(10, 5_000);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Everything a check needs: the connection, the surface, the options, where users come from,
+//! and what the suite learned about the server before the checks ran.
+
+use crate::client::Client;
+use crate::options::Options;
+use crate::provision::Source;
+use crate::surface::Surface;
+use spec_model::config::{Config, Decisions, RateLimits, Retention};
+
+pub struct Context {
+    pub client: Client,
+    pub surface: Surface,
+    pub opts: Options,
+    pub source: Source,
+    /// Distinguishes this run's users, rooms and transaction ids from earlier runs'.
+    pub run_id: String,
+    /// SCH-5 as the server reported it (`max_delay` of an over-long request), if it has one.
+    pub max_delay_ms: Option<u64>,
+}
+
+impl Context {
+    /// One model time unit of a witness trace, in real milliseconds.
+    pub fn unit_ms(&self) -> u64 {
+        (500.0 * self.opts.time_scale).round().max(50.0) as u64
+    }
+
+    /// The model configured as this server: its limits where known, and every freedom the text
+    /// gives a server left open (discarding returned records, any page size, any lateness up to
+    /// the bound; the judge adds the DECIDED alternatives).
+    pub fn model_config(&self) -> Config {
+        Config {
+            prefix: self.surface.prefix,
+            max_delay_ms: self.max_delay_ms,
+            max_outstanding_per_user: self.opts.max_outstanding,
+            // Retention is at least a run's length (checked only by the retention checks).
+            retention: Retention { max_age_ms: u64::MAX, max_per_user: u16::MAX },
+            discard_returned: true,
+            // The model answers with every remaining item; `judge::page_allowed` accepts any prefix.
+            page_size: u8::MAX,
+            // Rate limits are waited out by the client and checked by their own checks.
+            rate_limits: RateLimits::default(),
+            // The model stamps timers at a request's start; the exact bound is checked by `timing`.
+            lateness_ms: self.opts.max_lateness_ms.saturating_add(2_000),
+            decisions: Decisions::default(),
+            mutant: None,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The command line (also built directly by the self-tests).
+
+use crate::outcome::Level;
+use crate::provision::Registration;
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrefixChoice {
+    /// Unstable when `/versions` advertises `org.matrix.msc4140`, stable when it advertises
+    /// `org.matrix.msc4140.stable`.
+    Auto,
+    Stable,
+    Unstable,
+}
+
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "msc4140-conformance",
+    version,
+    about = "Black-box conformance suite for Matrix MSC4140 (cancellable delayed events), generated from the executable specification",
+    after_help = "Exit status: 0 when no check at a --fail-on level failed, 1 when one did, 2 when the suite could not run."
+)]
+pub struct Options {
+    /// Base URL of the homeserver under test (the only host the suite contacts).
+    #[arg(long)]
+    pub homeserver: String,
+    /// How test users are created: `open` (the m.login.dummy flow) or `shared-secret:SECRET`
+    /// (Synapse's admin registration API).
+    #[arg(long, conflicts_with = "users")]
+    pub register: Option<Registration>,
+    /// A JSON file `[{"user_id": ..., "access_token": ...}, ...]` of at least 3 existing users.
+    #[arg(long)]
+    pub users: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = PrefixChoice::Auto)]
+    pub prefix: PrefixChoice,
+    /// How late after its due time the server may send a delayed event (SRV-9).
+    #[arg(long, default_value_t = 30_000)]
+    pub max_lateness_ms: u64,
+    /// Multiply every delay the suite schedules (slow or loaded servers: 2, 4, ...).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Scenarios run at once (each in its own rooms, with its own users).
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+    /// Run only checks whose id or requirement id starts with one of these (repeatable).
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Skip checks whose id or requirement id starts with one of these (repeatable).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Run only checks at these levels (repeatable; default all).
+    #[arg(long, value_enum)]
+    pub level: Vec<Level>,
+    /// The server's per-user limit on outstanding delayed events (SCH-7), if it has one.
+    #[arg(long)]
+    pub max_outstanding: Option<u16>,
+    /// Requests per rate-limit check before concluding the server does not rate limit.
+    #[arg(long, default_value_t = 700)]
+    pub burst: usize,
+    /// Judge DECIDED points by this project's decisions instead of accepting every alternative.
+    #[arg(long)]
+    pub strict: bool,
+    /// Levels whose failures make the exit status 1 (repeatable; default MUST).
+    #[arg(long, value_enum)]
+    pub fail_on: Vec<Level>,
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// No live progress bar (plain lines; also when stderr is not a terminal).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Options {
+    /// Options for `homeserver` with every default (the self-tests start from these).
+    pub fn for_server(homeserver: &str) -> Self {
+        Options::parse_from(["msc4140-conformance", "--homeserver", homeserver, "--register", "open"])
+    }
+
+    pub fn fail_levels(&self) -> Vec<Level> {
+        if self.fail_on.is_empty() {
+            vec![Level::Must]
+        } else {
+            self.fail_on.clone()
+        }
+    }
+}

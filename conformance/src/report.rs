@@ -1,0 +1,169 @@
+//! The results of a run: the terminal summary, and the JUnit, JSON and Markdown files (the last
+//! with the requirement coverage matrix).
+
+use crate::outcome::{CheckResult, Level, Verdict};
+use serde::Serialize;
+use spec_model::requirements::catalogue;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub homeserver: String,
+    pub spec_versions: Vec<String>,
+    pub profile: &'static str,
+    pub prefix: String,
+    pub max_delay_ms: Option<u64>,
+    pub elapsed_ms: u64,
+    pub results: Vec<CheckResult>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub pass: usize,
+    pub fail: usize,
+    pub not_applicable: usize,
+    pub error: usize,
+}
+
+impl Report {
+    pub fn new(homeserver: &str, spec_versions: Vec<String>) -> Self {
+        Report {
+            homeserver: homeserver.to_string(),
+            spec_versions,
+            profile: "rev-2025-07-09",
+            prefix: String::new(),
+            max_delay_ms: None,
+            elapsed_ms: 0,
+            results: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, r: CheckResult) {
+        self.results.push(r);
+    }
+
+    pub fn finish(mut self, epoch: Instant, prefix: &str) -> Self {
+        self.elapsed_ms = epoch.elapsed().as_millis() as u64;
+        self.prefix = prefix.to_string();
+        self
+    }
+
+    pub fn counts(&self, level: Option<Level>) -> Counts {
+        let mut c = Counts::default();
+        for r in self.results.iter().filter(|r| level.is_none_or(|l| r.level == l)) {
+            match r.verdict {
+                Verdict::Pass => c.pass += 1,
+                Verdict::Fail => c.fail += 1,
+                Verdict::NotApplicable => c.not_applicable += 1,
+                Verdict::Error => c.error += 1,
+            }
+        }
+        c
+    }
+
+    /// 0: no failure at a `fail_on` level; 1: one; 2: a check could not reach a verdict.
+    pub fn exit_code(&self, fail_on: &[Level]) -> u8 {
+        if self.results.iter().any(|r| r.verdict == Verdict::Fail && fail_on.contains(&r.level)) {
+            1
+        } else if self.results.iter().any(|r| r.verdict == Verdict::Error) {
+            2
+        } else {
+            0
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "MSC4140 conformance ({}) of {} on the {} surface, {:.1} s", self.profile, self.homeserver, self.prefix, self.elapsed_ms as f64 / 1000.0);
+        for r in self.results.iter().filter(|r| r.verdict != Verdict::Pass) {
+            let _ = writeln!(s, "{}", line(r));
+        }
+        let _ = writeln!(s, "{:<10} {:>5} {:>5} {:>15} {:>6}", "level", "pass", "fail", "not-applicable", "error");
+        for level in Level::ALL {
+            let c = self.counts(Some(level));
+            let _ = writeln!(s, "{:<10} {:>5} {:>5} {:>15} {:>6}", level.label(), c.pass, c.fail, c.not_applicable, c.error);
+        }
+        let c = self.counts(None);
+        let _ = writeln!(s, "{:<10} {:>5} {:>5} {:>15} {:>6}", "total", c.pass, c.fail, c.not_applicable, c.error);
+        s
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    pub fn to_junit(&self) -> String {
+        use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
+        let mut report = JReport::new("msc4140-conformance");
+        let mut suite = TestSuite::new(format!("MSC4140 {} ({})", self.profile, self.prefix));
+        for r in &self.results {
+            let status = match r.verdict {
+                Verdict::Pass => TestCaseStatus::success(),
+                Verdict::Fail => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(format!("{} [{}]", r.detail, r.requirements.join(" ")));
+                    s
+                }
+                Verdict::Error => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_message(r.detail.clone());
+                    s
+                }
+                Verdict::NotApplicable => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(r.detail.clone());
+                    s
+                }
+            };
+            let mut case = TestCase::new(format!("{} [{}] {}", r.id, r.level.label(), r.title), status);
+            case.set_time(std::time::Duration::from_millis(r.millis));
+            case.set_classname(r.requirements.join(" "));
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+        report.to_string().unwrap_or_else(|e| format!("<!-- {e} -->"))
+    }
+
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "# MSC4140 conformance of {}\n", self.homeserver);
+        let _ = writeln!(s, "Profile {}, {} surface, {:.1} s. Spec versions advertised: {}.\n", self.profile, self.prefix, self.elapsed_ms as f64 / 1000.0, self.spec_versions.join(", "));
+        let _ = writeln!(s, "| level | pass | fail | not applicable | error |\n|---|---|---|---|---|");
+        for level in Level::ALL {
+            let c = self.counts(Some(level));
+            let _ = writeln!(s, "| {} | {} | {} | {} | {} |", level.label(), c.pass, c.fail, c.not_applicable, c.error);
+        }
+        let _ = writeln!(s, "\n## Checks\n\n| check | level | requirements | verdict | detail |\n|---|---|---|---|---|");
+        for r in &self.results {
+            let _ = writeln!(s, "| `{}` {} | {} | {} | {} | {} |", r.id, cell(&r.title), r.level.label(), r.requirements.join(" "), r.verdict.label(), cell(&r.detail));
+        }
+        let _ = writeln!(s, "\n## Requirement coverage\n\n| requirement | level | checks | verdict |\n|---|---|---|---|");
+        for req in catalogue() {
+            let covering: Vec<&CheckResult> = self.results.iter().filter(|r| r.requirements.contains(&req.id)).collect();
+            let verdict = if covering.is_empty() {
+                "not covered"
+            } else if covering.iter().any(|r| r.verdict == Verdict::Fail) {
+                "FAIL"
+            } else if covering.iter().any(|r| r.verdict == Verdict::Error) {
+                "ERROR"
+            } else if covering.iter().any(|r| r.verdict == Verdict::Pass) {
+                "PASS"
+            } else {
+                "NOT-APPLICABLE"
+            };
+            let _ = writeln!(s, "| {} | {} | {} | {verdict} |", req.id, req.level, covering.len());
+        }
+        s
+    }
+}
+
+/// One result as a terminal line.
+pub fn line(r: &CheckResult) -> String {
+    let detail = if r.detail.is_empty() { String::new() } else { format!("\n      {}", r.detail) };
+    format!("{:<14} {:<9} {} ({}){detail}", r.verdict.label(), r.level.label(), r.id, r.requirements.join(" "))
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}

@@ -1,0 +1,139 @@
+//! A whole run: discovery, the controls, then every selected check, `--jobs` at a time.
+
+use crate::checks::{self, control, Check};
+use crate::client::Client;
+use crate::context::Context;
+use crate::options::{Options, PrefixChoice};
+use crate::outcome::{CheckInfo, CheckResult, Verdict};
+use crate::provision::{Registration, Source};
+use crate::report::Report;
+use crate::surface::{self, Surface};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use spec_model::types::Prefix;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Run the suite. `Err` when it cannot run at all (server unreachable, bad options).
+pub async fn run(opts: Options) -> Result<Report, String> {
+    let epoch = Instant::now();
+    let client = Client::new(&opts.homeserver, epoch).map_err(|e| e.to_string())?;
+    let versions = surface::versions(&client).await;
+    if !versions.reachable {
+        return Err(format!("{}/_matrix/client/versions is not reachable: {}", client.base(), versions.raw));
+    }
+    let run_id = format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros()) & 0xffff_ffff_ffff);
+    let source = match (&opts.users, &opts.register) {
+        (Some(path), _) => Source::from_file(&path.to_string_lossy())?,
+        (None, Some(how)) => Source::register(how.clone(), &run_id),
+        (None, None) => Source::register(Registration::Open, &run_id),
+    };
+    let prefix = match opts.prefix {
+        PrefixChoice::Stable => Some(Prefix::Stable),
+        PrefixChoice::Unstable => Some(Prefix::Unstable),
+        PrefixChoice::Auto if versions.stable_feature => Some(Prefix::Stable),
+        PrefixChoice::Auto if versions.unstable_feature => Some(Prefix::Unstable),
+        PrefixChoice::Auto => None,
+    };
+    let doc = crate::witnesses::load()?;
+    let selected: Vec<Check> = checks::all(&doc).into_iter().filter(|c| selected(&opts, &c.info())).collect();
+    let mut report = Report::new(&opts.homeserver, versions.versions.clone());
+    let Some(prefix) = prefix else {
+        let why = "the server does not advertise org.matrix.msc4140 in /versions (use --prefix to test anyway)";
+        report.push(control::discovery_info().result(Verdict::NotApplicable, why, 0));
+        report.push(control::control_info().result(Verdict::NotApplicable, why, 0));
+        for c in &selected {
+            report.push(c.info().result(Verdict::NotApplicable, why, 0));
+        }
+        return Ok(report.finish(epoch, "none"));
+    };
+    let surface = Surface { prefix };
+    report.prefix = surface.name().to_string();
+    let jobs = opts.jobs.max(1);
+    let mut ctx = Context { client, surface, opts, source, run_id, max_delay_ms: None };
+
+    let control = control::positive_control(&ctx).await;
+    let control_failed = control.verdict != Verdict::Pass;
+    let discovery = match (prefix, versions.unstable_feature, control_failed) {
+        (_, true, _) => control::discovery_info().result(Verdict::Pass, "", 0),
+        (Prefix::Unstable, false, false) => control::discovery_info()
+            .result(Verdict::Fail, "the unstable endpoints work but /versions does not list org.matrix.msc4140", 0),
+        _ => control::discovery_info().result(Verdict::NotApplicable, "the unstable prefix is not served", 0),
+    };
+    report.push(discovery);
+    report.push(control);
+    if control_failed {
+        for c in &selected {
+            report.push(c.info().result(Verdict::NotApplicable, "the positive control failed: nothing else can be judged", 0));
+        }
+        return Ok(report.finish(epoch, surface_name(prefix)));
+    }
+    match control::probe_max_delay(&ctx).await {
+        Ok(max) => {
+            ctx.max_delay_ms = max;
+            report.max_delay_ms = max;
+            report.push(control::max_delay_verdict(max));
+        }
+        Err(e) => report.push(control::max_delay_info().result(Verdict::Error, e, 0)),
+    }
+
+    let ctx = Arc::new(ctx);
+    let progress = progress_bar(&ctx.opts, selected.len());
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, check) in selected.into_iter().enumerate() {
+        let (ctx, semaphore) = (ctx.clone(), semaphore.clone());
+        set.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (i, check.run(&ctx).await)
+        });
+    }
+    let mut results: Vec<(usize, CheckResult)> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let (i, r) = joined.map_err(|e| format!("a check panicked: {e}"))?;
+        let line = crate::report::line(&r);
+        if progress.is_hidden() {
+            if r.verdict != Verdict::Pass {
+                eprintln!("{line}");
+            }
+        } else {
+            if r.verdict != Verdict::Pass {
+                progress.println(line);
+            }
+            progress.set_message(r.id.clone());
+        }
+        progress.inc(1);
+        results.push((i, r));
+    }
+    progress.finish_and_clear();
+    results.sort_by_key(|(i, _)| *i);
+    for (_, r) in results {
+        report.push(r);
+    }
+    Ok(report.finish(epoch, surface_name(prefix)))
+}
+
+fn surface_name(p: Prefix) -> &'static str {
+    match p {
+        Prefix::Stable => "stable",
+        Prefix::Unstable => "unstable",
+    }
+}
+
+fn selected(opts: &Options, info: &CheckInfo) -> bool {
+    let only = opts.only.is_empty() || opts.only.iter().any(|p| info.selected_by(p));
+    let skip = opts.skip.iter().any(|p| info.selected_by(p));
+    let level = opts.level.is_empty() || opts.level.contains(&info.level);
+    only && !skip && level
+}
+
+fn progress_bar(opts: &Options, n: usize) -> ProgressBar {
+    if opts.quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

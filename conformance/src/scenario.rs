@@ -1,0 +1,318 @@
+//! One scenario against the server: fresh rooms (and users, when registering), the model's
+//! operations translated to HTTP, every answer judged by `lockstep`, timers awaited with sound
+//! deadlines, and at the end every delayed event driven to its finalisation and timed (`timing`).
+
+use crate::client::{Answer, Request};
+use crate::context::Context;
+use crate::lockstep::{Judge, Observation};
+use crate::names::Names;
+use crate::provision::User;
+use crate::timing::{self, Arm};
+use serde_json::{json, Value};
+use spec_model::op::{DelayParam, DelayRef, From as ListFrom, Op};
+use spec_model::power::PowerChange;
+use spec_model::types::{Action, ContentId, DelayId, EventKind, RoomId, UserId};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Why a scenario stopped early.
+pub enum Stop {
+    /// The server broke a requirement (the message says how).
+    Fail(String),
+    /// The suite could not go on (transport, setup).
+    Error(String),
+}
+
+impl From<crate::client::TransportError> for Stop {
+    fn from(e: crate::client::TransportError) -> Self {
+        Stop::Error(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Stop>;
+
+pub struct Scenario<'a> {
+    pub ctx: &'a Context,
+    pub names: Names,
+    pub judge: Judge,
+    pub arms: BTreeMap<DelayId, Arm>,
+    /// Real `next_batch` tokens per (model user, list) and `/sync` tokens per model user.
+    next_batch: BTreeMap<(u8, &'static str), String>,
+    since: BTreeMap<u8, String>,
+    /// The last finalised item the server showed for each id, and when.
+    pub finalised_seen: BTreeMap<DelayId, (Value, u64)>,
+    /// Notes for the report (e.g. a step the server made pointless).
+    pub notes: Vec<String>,
+    /// Ordinary sends that succeeded: (sender, kind, content).
+    ordinary: Vec<(UserId, EventKind, ContentId)>,
+}
+
+impl<'a> Scenario<'a> {
+    /// Users (the first creates every room) and rooms every user has joined: the model's start.
+    pub async fn setup(ctx: &'a Context, users: u8, rooms: u8, tag: &str) -> Result<Scenario<'a>> {
+        let people = ctx.source.take(&ctx.client, users as usize).await.map_err(Stop::Error)?;
+        let mut room_ids = Vec::new();
+        for r in 0..rooms {
+            let body = json!({"preset": "public_chat", "name": format!("msc4140 conformance {tag} r{r}")});
+            let a = ctx.client.call(&Request::post("/_matrix/client/v3/createRoom", body).auth(&people[0].access_token)).await?;
+            let Some(id) = a.body.get("room_id").and_then(Value::as_str) else {
+                return Err(Stop::Error(format!("createRoom failed: {}", a.short())));
+            };
+            for u in &people[1..] {
+                let path = format!("/_matrix/client/v3/rooms/{}/join", crate::client::segment(id));
+                let j = ctx.client.call(&Request::post(path, json!({})).auth(&u.access_token)).await?;
+                if j.status != 200 {
+                    return Err(Stop::Error(format!("join failed: {}", j.short())));
+                }
+            }
+            room_ids.push(id.to_string());
+        }
+        let txn_prefix = format!("{}-{tag}-", ctx.run_id);
+        Ok(Scenario {
+            ctx,
+            names: Names::new(people, room_ids, txn_prefix),
+            judge: Judge::new(ctx.model_config(), users, rooms, ctx.opts.strict),
+            arms: BTreeMap::new(),
+            next_batch: BTreeMap::new(),
+            since: BTreeMap::new(),
+            finalised_seen: BTreeMap::new(),
+            notes: Vec::new(),
+            ordinary: Vec::new(),
+        })
+    }
+
+    /// How many sends (delayed ones reported sent, ordinary ones answered 200) could have put an
+    /// event from `sender` of `kind` with `content` in a room.
+    pub fn possible_senders(&self, sender: UserId, kind: EventKind, content: ContentId) -> usize {
+        let delayed = self
+            .finalised_seen
+            .iter()
+            .filter(|(id, (item, _))| {
+                item.get("outcome").and_then(Value::as_str) == Some("send")
+                    && self.judge.any().record(**id).is_some_and(|d| d.owner == sender && d.kind == kind && d.content == content)
+            })
+            .count();
+        delayed + self.ordinary.iter().filter(|o| **o == (sender, kind, content)).count()
+    }
+
+    pub fn release(&self) {
+        self.ctx.source.release(&self.names.users);
+    }
+
+    fn user(&self, u: UserId) -> Result<&User> {
+        self.names.users.get(u.0 as usize).ok_or_else(|| Stop::Error(format!("no user {u}")))
+    }
+
+    /// The HTTP request for a client operation, in the server's names.
+    pub async fn request(&self, op: &Op) -> Result<Option<Request>> {
+        let cfg = self.judge.config();
+        let model = spec_model::render::request(cfg, op);
+        if model.is_null() {
+            return Ok(None);
+        }
+        let as_user = model["as"].as_str().and_then(|u| self.names.user(u)).ok_or_else(|| Stop::Error("bad user".into()))?;
+        let method = match model["method"].as_str() {
+            Some("PUT") => reqwest::Method::PUT,
+            Some("POST") => reqwest::Method::POST,
+            _ => reqwest::Method::GET,
+        };
+        let path = format!("/_matrix/client{}", self.names.real_path(model["path"].as_str().unwrap_or_default()));
+        let mut req = Request::new(method, path).auth(&as_user.access_token);
+        if let Some(q) = model["query"].as_object() {
+            for (k, v) in q {
+                let v = v.as_str().unwrap_or_default();
+                let user = op_user(op).map_or(0, |u| u.0);
+                let v = match v {
+                    "$next_batch" => {
+                        let list = if matches!(op, Op::ListFinalised { .. }) { "finalised" } else { "scheduled" };
+                        match self.next_batch.get(&(user, list)) {
+                            Some(t) => t.clone(),
+                            None => return Ok(None),
+                        }
+                    }
+                    "$since" => match self.since.get(&user) {
+                        Some(t) => t.clone(),
+                        None => return Ok(None),
+                    },
+                    other => other.to_string(),
+                };
+                req = req.query(k, v);
+            }
+        }
+        if matches!(op, Op::Sync { .. }) {
+            req = req.query("timeout", "0");
+        }
+        req.body = match op {
+            Op::SetPower { user, room, change } => Some(crate::client::Body::Json(self.power_levels(*user, *room, *change).await?)),
+            _ if model["body"].is_null() => None,
+            _ => Some(crate::client::Body::Json(model["body"].clone())),
+        };
+        Ok(Some(req))
+    }
+
+    /// The room's current power levels with the model's change applied.
+    async fn power_levels(&self, user: UserId, room: RoomId, change: PowerChange) -> Result<Value> {
+        let room_id = self.names.rooms.get(room.0 as usize).ok_or_else(|| Stop::Error("no room".into()))?;
+        let path = format!("/_matrix/client/v3/rooms/{}/state/m.room.power_levels/", crate::client::segment(room_id));
+        let a = self.ctx.client.call(&Request::get(path).auth(&self.user(user)?.access_token)).await?;
+        let mut pl = a.body;
+        if !pl.is_object() {
+            return Err(Stop::Error(format!("reading power levels: {}", a.status)));
+        }
+        match change {
+            PowerChange::User(u, level) => pl["users"][&self.user(u)?.user_id] = json!(level),
+            PowerChange::Event(t, level) => pl["events"][t.as_str()] = json!(level),
+            PowerChange::EventsDefault(level) => pl["events_default"] = json!(level),
+            PowerChange::StateDefault(level) => pl["state_default"] = json!(level),
+            PowerChange::UsersDefault(level) => pl["users_default"] = json!(level),
+        }
+        Ok(pl)
+    }
+
+    /// Run one client operation and judge the answer. `Ok(None)` when it could not be sent (a
+    /// token the server never gave because it returned everything in one page).
+    pub async fn client_op(&mut self, op: &Op) -> Result<Option<Answer>> {
+        let Some(req) = self.request(op).await? else {
+            self.notes.push(format!("skipped {}: the server gave no token for it", op_name(op)));
+            return Ok(None);
+        };
+        let answer = self.ctx.client.call(&req).await?;
+        if let (Op::Schedule { .. }, 200, Some(real)) = (op, answer.status, answer.body.get("delay_id").and_then(Value::as_str)) {
+            if self.names.delay_of(real).is_none() {
+                self.names.bind_delay(DelayId(self.judge.any().delayed.len() as u16), real);
+            }
+        }
+        let seen = Observation { status: answer.status, body: &answer.body, start: answer.start, end: answer.end };
+        self.judge.observe(op, &seen, &self.names).map_err(|why| {
+            Stop::Fail(format!("{} {} answered {}; {why}", req.method, req.path, answer.short()))
+        })?;
+        self.after(op, &answer);
+        Ok(Some(answer))
+    }
+
+    /// Bookkeeping after an accepted answer: tokens, timer arms, finalised items seen.
+    pub fn after(&mut self, op: &Op, a: &Answer) {
+        match *op {
+            Op::Schedule { delay: DelayParam::Ms(ms), .. } if a.status == 200 => {
+                self.judge.slack_ms = self.judge.slack_ms.max(a.end - a.start);
+                if let Some(id) = a.body.get("delay_id").and_then(Value::as_str).and_then(|r| self.names.delay_of(r)) {
+                    self.arms.entry(id).or_insert(Arm { start: a.start, end: a.end, delay: ms as u64 });
+                }
+            }
+            Op::Manage { delay: DelayRef::Issued(id), action: Action::Restart, .. } if a.status == 200 => {
+                self.judge.slack_ms = self.judge.slack_ms.max(a.end - a.start);
+                if let Some(arm) = self.arms.get_mut(&id) {
+                    *arm = Arm { start: a.start, end: a.end, ..*arm };
+                }
+            }
+            Op::ListScheduled { user, .. } | Op::ListFinalised { user, .. } => {
+                let list = if matches!(op, Op::ListFinalised { .. }) { "finalised" } else { "scheduled" };
+                match a.body.get("next_batch").and_then(Value::as_str) {
+                    Some(t) => self.next_batch.insert((user.0, list), t.to_string()),
+                    None => self.next_batch.remove(&(user.0, list)),
+                };
+            }
+            Op::SendState { user, kind, content, .. } if a.status == 200 => self.ordinary.push((user, kind, content)),
+            Op::SendMessage { user, content, .. } if a.status == 200 => {
+                self.ordinary.push((user, EventKind::message(), content))
+            }
+            Op::Sync { user, .. } => {
+                if let Some(t) = a.body.get("next_batch").and_then(Value::as_str) {
+                    self.since.insert(user.0, t.to_string());
+                }
+            }
+            _ => {}
+        }
+        let items = match op {
+            Op::ListFinalised { .. } => a.body.get("finalised").and_then(Value::as_array).cloned(),
+            Op::Sync { .. } => {
+                let v = a.body.get(self.ctx.surface.sync_key());
+                v.and_then(|v| v.as_array().or_else(|| v.get("finalised").and_then(Value::as_array))).cloned()
+            }
+            _ => None,
+        };
+        for item in items.into_iter().flatten() {
+            let real = item.pointer("/delayed_event/delay_id").and_then(Value::as_str);
+            if let Some(id) = real.and_then(|r| self.names.delay_of(r)) {
+                self.finalised_seen.entry(id).or_insert((item.clone(), a.end));
+            }
+        }
+    }
+
+    /// Wait (polling the owner's finalised list) until `id` is finalised in every model candidate;
+    /// fail once the poll started after the due time plus the lateness bound (SRV-1, SRV-9).
+    pub async fn await_finalised(&mut self, id: DelayId) -> Result<()> {
+        let Some(owner) = self.judge.any().record(id).map(|d| d.owner) else {
+            return Err(Stop::Error(format!("{id} was never scheduled")));
+        };
+        let deadline = self.arms.get(&id).map(|a| a.deadline(self.ctx.opts.max_lateness_ms)).unwrap_or(0);
+        let mut pause = 25;
+        loop {
+            if self.judge.finalised(id) == Some(true) {
+                return Ok(());
+            }
+            let a = self.client_op(&Op::ListFinalised { user: owner, from: ListFrom::Start }).await?;
+            if self.judge.finalised(id) == Some(true) {
+                return Ok(());
+            }
+            if a.is_some_and(|a| a.start > deadline) {
+                return Err(Stop::Fail(format!(
+                    "SRV-1/SRV-9: {id} was not finalised by its due time + {} ms (checked {} ms after the deadline)",
+                    self.ctx.opts.max_lateness_ms,
+                    self.ctx.client.now().saturating_sub(deadline)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            pause = (pause * 2).min(250);
+        }
+    }
+
+    /// End of scenario: every delayed event still scheduled in some candidate is driven to its end
+    /// (awaited when due soon, cancelled otherwise), then timing and sent events are checked.
+    pub async fn finish(&mut self, horizon_ms: u64) -> Result<()> {
+        let ids: Vec<DelayId> = self.judge.any().ids().collect();
+        for id in ids {
+            if self.judge.finalised(id) == Some(true) {
+                continue;
+            }
+            let soon = self.arms.get(&id).is_some_and(|a| a.delay <= horizon_ms);
+            if soon {
+                self.await_finalised(id).await?;
+            } else if let Some(owner) = self.judge.any().record(id).map(|d| d.owner) {
+                self.client_op(&Op::Manage { user: owner, delay: DelayRef::Issued(id), action: Action::Cancel }).await?;
+            }
+        }
+        // The last word on every record: the owner's finalised list.
+        let owners: Vec<UserId> = {
+            let mut o: Vec<UserId> = self.judge.any().delayed.iter().map(|d| d.owner).collect();
+            o.sort();
+            o.dedup();
+            o
+        };
+        for owner in owners {
+            self.client_op(&Op::ListFinalised { user: owner, from: ListFrom::Start }).await?;
+        }
+        timing::check_scenario(self).await
+    }
+}
+
+fn op_user(op: &Op) -> Option<UserId> {
+    match *op {
+        Op::Schedule { user, .. }
+        | Op::Manage { user, .. }
+        | Op::SendMessage { user, .. }
+        | Op::SendState { user, .. }
+        | Op::SetPower { user, .. }
+        | Op::Join { user, .. }
+        | Op::Leave { user, .. }
+        | Op::ListScheduled { user, .. }
+        | Op::ListScheduledBare { user }
+        | Op::ListFinalised { user, .. }
+        | Op::Sync { user, .. } => Some(user),
+        _ => None,
+    }
+}
+
+pub fn op_name(op: &Op) -> String {
+    serde_json::to_value(op).ok().and_then(|v| v.get("op").and_then(Value::as_str).map(str::to_string)).unwrap_or_default()
+}

@@ -1,0 +1,67 @@
+//! The model's witness traces, as `spec-model witnesses --json` printed them. They are committed
+//! (`witnesses.json`) because finding the shortest ones takes the model checker ~30 s; a test
+//! regenerates them and fails when the committed file is stale.
+
+use serde::Deserialize;
+use spec_model::config::Config;
+use spec_model::op::Op;
+use std::collections::BTreeMap;
+
+pub const COMMITTED: &str = include_str!("../witnesses.json");
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Document {
+    pub profile: String,
+    pub configurations: BTreeMap<String, Config>,
+    pub witnesses: Vec<Witness>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Witness {
+    pub property: String,
+    pub requirements: Vec<String>,
+    pub configuration: Option<String>,
+    pub steps: Option<Vec<Step>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Step {
+    pub op: Op,
+}
+
+impl Witness {
+    pub fn ops(&self) -> Vec<Op> {
+        self.steps.iter().flatten().map(|s| s.op).collect()
+    }
+}
+
+pub fn load() -> Result<Document, String> {
+    serde_json::from_str(COMMITTED).map_err(|e| format!("witnesses.json: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spec_model::checker::{witness, Bounds};
+
+    #[test]
+    fn committed_witnesses_parse_and_every_property_has_one() {
+        let doc = load().expect("parses");
+        assert!(!doc.witnesses.is_empty());
+        for w in &doc.witnesses {
+            assert!(w.steps.as_ref().is_some_and(|s| !s.is_empty()), "{} has no witness", w.property);
+            let cfg = w.configuration.as_ref().and_then(|c| doc.configurations.get(c));
+            assert!(cfg.is_some(), "{}: configuration missing", w.property);
+        }
+    }
+
+    /// The committed file is what the model prints today (regenerate with
+    /// `cargo run --release -p spec-model -- witnesses --json > conformance/witnesses.json`).
+    #[test]
+    fn committed_witnesses_are_current() {
+        let found = witness::shortest_witnesses(&Bounds::suite());
+        let fresh = witness::to_json(&found);
+        let committed: serde_json::Value = serde_json::from_str(COMMITTED).expect("parses");
+        assert!(fresh == committed, "conformance/witnesses.json is stale: regenerate it (see doc comment)");
+    }
+}

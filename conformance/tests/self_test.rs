@@ -1,0 +1,100 @@
+//! The suite judged against the reference server: everything passes on the real thing (both
+//! surfaces, two page sizes), and every deliberate fault of the server is reported as the failure
+//! of the checks that should see it. A check no broken server can fail would be a defect.
+
+use conformance::{Options, Report, Verdict};
+use reference_server::clock::Clock;
+use reference_server::config::{Faults, Settings};
+use std::collections::BTreeSet;
+
+/// Serve a reference server with `settings` on a free loopback port, on the real clock.
+async fn serve(settings: Settings) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local address");
+    let server = reference_server::start(settings, Clock::system());
+    tokio::spawn(async move { axum::serve(listener, server.router).await });
+    format!("http://{addr}")
+}
+
+async fn run(settings: Settings, extra: &[&str]) -> Report {
+    let url = serve(settings).await;
+    let mut args = vec!["msc4140-conformance", "--homeserver", &url, "--register", "open", "--quiet"];
+    args.extend_from_slice(extra);
+    let opts = <Options as clap::Parser>::parse_from(args);
+    conformance::runner::run(opts).await.expect("the suite runs")
+}
+
+fn ids(report: &Report, verdict: Verdict) -> BTreeSet<String> {
+    report.results.iter().filter(|r| r.verdict == verdict).map(|r| r.id.clone()).collect()
+}
+
+fn show(report: &Report) -> String {
+    report.summary()
+}
+
+/// The witness traces that need millisecond rate-limit windows or retention.
+const NOT_APPLICABLE: &[&str] = &[
+    "model/lst-5-finalised-record-dropped-beyond-the-per-user-count",
+    "model/lst-5-finalised-record-expires-by-age",
+    "model/mgt-6-management-rate-limited",
+    "model/sch-6-scheduling-rate-limited",
+    "model/srv-6-ordinary-send-rate-limited-after-delayed-events-fired",
+];
+
+async fn passes_everything(settings: Settings, prefix: &str) {
+    let r = run(settings, &["--prefix", prefix, "--max-outstanding", "100"]).await;
+    assert!(ids(&r, Verdict::Fail).is_empty() && ids(&r, Verdict::Error).is_empty(), "{}", show(&r));
+    let na: BTreeSet<String> = NOT_APPLICABLE.iter().map(|s| s.to_string()).collect();
+    assert_eq!(ids(&r, Verdict::NotApplicable), na, "{}", show(&r));
+    assert!(r.results.len() > 60, "{} checks", r.results.len());
+    assert_eq!(r.exit_code(&[conformance::Level::Must]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_server_passes_every_check_on_the_stable_surface() {
+    passes_everything(Settings::default(), "stable").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_server_passes_every_check_on_the_unstable_surface_with_one_item_pages() {
+    let settings = Settings { page_size: 1, discard_returned: true, ..Settings::default() };
+    passes_everything(settings, "unstable").await;
+}
+
+/// Run with one fault planted and a short lateness bound; the checks in `must_fail` fail.
+async fn detects(faults: Faults, must_fail: &[&str]) {
+    let settings = Settings { faults, ..Settings::default() };
+    let r = run(settings, &["--prefix", "stable", "--max-lateness-ms", "1500"]).await;
+    let failed = ids(&r, Verdict::Fail);
+    for id in must_fail {
+        assert!(failed.contains(*id), "{faults:?}: {id} did not fail\n{}", show(&r));
+    }
+    assert_eq!(r.exit_code(&[conformance::Level::Must]), 1, "{}", show(&r));
+}
+
+// Each fault is a bug seen in (or plausible for) deployed servers; see reference-server's
+// `config::Faults`. The ids are the checks whose scenario meets the fault.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_event_sent_twice_fails_the_timer_scenarios() {
+    let faults = Faults { double_send: true, ..Faults::default() };
+    detects(faults, &["model/srv-1-timeout-outcome-send-reason-delay", "model/mgt-5-srv-1-restarted-event-sent-at-the-new-due-time"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_one_of_two_events_for_a_slot_fails_the_pagination_walk() {
+    let faults = Faults { slot_collision_drops_one: true, ..Faults::default() };
+    detects(faults, &["model/lst-3-full-pagination-walk-of-scheduled"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_a_failed_send_fails_srv_3() {
+    let faults = Faults { lose_failed_sends: true, ..Faults::default() };
+    detects(faults, &["model/srv-3-power-levels-fail-at-send-time-outcome-cancel-reason-error"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redundant_send_stalling_other_timers_fails_the_race_check() {
+    let faults = Faults { redundant_send_stalls_others: true, ..Faults::default() };
+    detects(faults, &["race/concurrent-actions"]).await;
+}
