@@ -152,7 +152,8 @@ impl Client {
         let start = self.now();
         let resp = b.send().await.map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.path)))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.path)))?;
+        let text =
+            resp.text().await.map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.path)))?;
         let end = self.now();
         let (body, raw) = match serde_json::from_str::<Value>(&text) {
             Ok(v) => (v, None),

@@ -1,6 +1,7 @@
 //! Everything a check needs: the connection, the surface, the options, where users come from,
 //! and what the suite learned about the server before the checks ran.
 
+use crate::checks::control::{Lookups, MaxDelay};
 use crate::client::Client;
 use crate::options::Options;
 use crate::provision::Source;
@@ -14,8 +15,10 @@ pub struct Context {
     pub source: Source,
     /// Distinguishes this run's users, rooms and transaction ids from earlier runs'.
     pub run_id: String,
-    /// SCH-5 as the server reported it (`max_delay` of an over-long request), if it has one.
-    pub max_delay_ms: Option<u64>,
+    /// SCH-5 as an over-long request showed it.
+    pub max_delay: MaxDelay,
+    /// Which lookups the server serves; scenarios observe timers through what there is.
+    pub lookups: Lookups,
 }
 
 impl Context {
@@ -30,10 +33,16 @@ impl Context {
     pub fn model_config(&self) -> Config {
         Config {
             prefix: self.surface.prefix,
-            max_delay_ms: self.max_delay_ms,
+            max_delay_ms: self.max_delay.known(),
             max_outstanding_per_user: self.opts.max_outstanding,
-            // Retention is at least a run's length (checked only by the retention checks).
-            retention: Retention { max_age_ms: u64::MAX, max_per_user: u16::MAX },
+            // The server's retention as declared (default: the recommended 7 days, longer than a
+            // run); the per-user count (1000 recommended) is never reached by fresh users.
+            // A retention of 0 means "may forget at once", which the judge handles (`forget_any`);
+            // the model's retention rule would make it "must".
+            retention: Retention {
+                max_age_ms: if self.opts.retention_ms == 0 { u64::MAX } else { self.opts.retention_ms },
+                max_per_user: u16::MAX,
+            },
             discard_returned: true,
             // The model answers with every remaining item; `judge::page_allowed` accepts any prefix.
             page_size: u8::MAX,

@@ -17,7 +17,7 @@ use spec_model::config::{Config, Decisions};
 use spec_model::judge::{page_allowed, Keyed};
 use spec_model::op::{DelayRef, Op};
 use spec_model::reply::{FinalisedItem, Reply, ScheduledItem};
-use spec_model::state::{Cursor, State};
+use spec_model::state::{Cursor, State, Status};
 use spec_model::types::{DelayId, Outcome};
 use std::collections::HashSet;
 
@@ -39,6 +39,9 @@ pub struct Judge {
     /// How much later than the model's due time a timer may really be due: the longest a
     /// scheduling or restart request took (the model stamps `running_since` at its start).
     pub slack_ms: u64,
+    /// The server may forget any finalised record at once (a declared retention of 0), not only
+    /// those a lookup or `/sync` returned.
+    pub forget_any: bool,
 }
 
 impl Judge {
@@ -62,7 +65,7 @@ impl Judge {
         }
         let start = State::new(users, rooms);
         let candidates = (0..configs.len()).map(|i| (i, start.clone())).collect();
-        Judge { configs, candidates, slack_ms: 0 }
+        Judge { configs, candidates, slack_ms: 0, forget_any: false }
     }
 
     /// One candidate (for reading what is certain, e.g. the number of delayed events so far).
@@ -93,10 +96,13 @@ impl Judge {
         let mut allowed: Vec<String> = Vec::new();
         for (ci, st) in &self.candidates {
             let cfg = &self.configs[*ci];
-            for before in settle(cfg, st, horizon).into_iter().flat_map(|b| discarded_variants(cfg, b, op)) {
+            for before in
+                settle(cfg, st, horizon).into_iter().flat_map(|b| discarded_variants(b, op, self.forget_any))
+            {
                 let Some(at) = advance_to(cfg, &before, seen.start) else { continue };
                 let Some((mut after, step)) = spec_model::step(cfg, &at, op) else { continue };
-                match matches(cfg, op, &step.reply, seen, names, &at, &mut after) {
+                let forget = Forget { any: self.forget_any, before: &at };
+                match matches(cfg, op, &step.reply, seen, names, &forget, &mut after) {
                     Ok(()) => {
                         if seen_states.insert((*ci, after.clone())) {
                             next.push((*ci, after));
@@ -114,10 +120,22 @@ impl Judge {
             return Err(format!("the model allows none of this answer: {}", allowed.join(" | ")));
         }
         if next.len() > MAX_CANDIDATES {
-            return Err(format!("more than {MAX_CANDIDATES} model states explain this history; the suite cannot judge it"));
+            return Err(format!(
+                "more than {MAX_CANDIDATES} model states explain this history; the suite cannot judge it"
+            ));
         }
         self.candidates = next;
         Ok(())
+    }
+
+    /// The same candidates under a server that keeps no finalised record (retention 0), to tell
+    /// which requirement a history breaks.
+    pub fn forgetting(&self) -> Judge {
+        self.clone().forgetting_if(true)
+    }
+
+    pub fn forgetting_if(self, forget_any: bool) -> Judge {
+        Judge { forget_any, ..self }
     }
 
     /// Add `other`'s candidates (another explanation of the same history, e.g. another order of
@@ -129,6 +147,18 @@ impl Judge {
             }
         }
         self.slack_ms = self.slack_ms.max(other.slack_ms);
+    }
+
+    /// Keep the candidates that also explain an observation outside the model's operations (a
+    /// room's timeline). `false`, and nothing changed, when none does.
+    pub fn retain(&mut self, explains: impl Fn(&State) -> bool) -> bool {
+        let kept: Vec<(usize, State)> =
+            self.candidates.iter().filter(|(_, s)| explains(s)).cloned().collect();
+        if kept.is_empty() {
+            return false;
+        }
+        self.candidates = kept;
+        true
     }
 
     pub fn candidate_count(&self) -> usize {
@@ -170,24 +200,42 @@ fn settle(cfg: &Config, st: &State, horizon: u64) -> Vec<State> {
     out
 }
 
-/// `st`, and for a management request on a returned finalised record, `st` with it discarded.
-fn discarded_variants(cfg: &Config, st: State, op: &Op) -> Vec<State> {
-    let discarded = match op {
-        Op::Manage { delay: DelayRef::Issued(id), .. } => spec_model::step(cfg, &st, &Op::Discard { delay: *id }).map(|(s, _)| s),
+/// `st`, and for a management request on a record the server may have forgotten, `st` with it
+/// discarded.
+fn discarded_variants(st: State, op: &Op, forget_any: bool) -> Vec<State> {
+    let forgotten = match op {
+        Op::Manage { delay: DelayRef::Issued(id), .. } if may_forget(&st, *id, forget_any) => {
+            let mut s = st.clone();
+            s.delayed[id.0 as usize].status = Status::Discarded;
+            Some(s)
+        }
         _ => None,
     };
-    std::iter::once(st).chain(discarded).collect()
+    std::iter::once(st).chain(forgotten).collect()
 }
 
-/// Records the server may already have dropped: finalised and returned before (LST-5, PSH-3).
-fn droppable(cfg: &Config, before: &State, id: DelayId) -> bool {
-    cfg.discard_returned && before.record(id).and_then(|d| d.finalisation()).is_some_and(|f| f.returned)
+/// Whether the server may already have dropped a finalised record: it was returned by a lookup
+/// or `/sync` (LST-5, PSH-3; the model's `discard_returned`), or the server keeps none.
+fn may_forget(st: &State, id: DelayId, forget_any: bool) -> bool {
+    st.record(id).and_then(|d| d.finalisation()).is_some_and(|f| f.returned || forget_any)
 }
 
-fn discard_all(cfg: &Config, after: &mut State, ids: &[DelayId]) {
+/// What a list or `/sync` answer may lack: records `may_forget` allows in the state before it.
+struct Forget<'a> {
+    any: bool,
+    before: &'a State,
+}
+
+impl Forget<'_> {
+    fn droppable(&self, id: DelayId) -> bool {
+        may_forget(self.before, id, self.any)
+    }
+}
+
+fn discard_all(after: &mut State, ids: &[DelayId]) {
     for id in ids {
-        if let Some((s, _)) = spec_model::step(cfg, after, &Op::Discard { delay: *id }) {
-            *after = s;
+        if let Some(d) = after.delayed.get_mut(id.0 as usize) {
+            d.status = Status::Discarded;
         }
     }
 }
@@ -207,7 +255,7 @@ fn matches(
     reply: &Reply,
     seen: &Observation,
     names: &Names,
-    before: &State,
+    forget: &Forget,
     after: &mut State,
 ) -> Result<(), String> {
     let expected = spec_model::render::body(cfg, reply);
@@ -218,7 +266,8 @@ fn matches(
     let observed = names.to_model(seen.body);
     match (op, reply) {
         (Op::ListScheduled { user, .. }, Reply::Scheduled { items, .. }) => {
-            let keyed: Vec<Keyed> = items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
+            let keyed: Vec<Keyed> =
+                items.iter().map(|i| (i.running_since + i.delay_ms, i.delay_id)).collect();
             let page = page_of(&observed, "scheduled", after, |id, st| {
                 st.record(id).filter(|d| d.is_scheduled()).map(|d| (d.due(), scheduled_json(id, st)))
             })?;
@@ -228,7 +277,8 @@ fn matches(
             Ok(())
         }
         (Op::ListFinalised { user, .. }, Reply::Finalised { items, .. }) => {
-            let all: Vec<Keyed> = items.iter().map(|i| (i.origin_server_ts, i.delayed_event.delay_id)).collect();
+            let all: Vec<Keyed> =
+                items.iter().map(|i| (i.origin_server_ts, i.delayed_event.delay_id)).collect();
             let page = page_of(&observed, "finalised", after, |id, st| {
                 let d = st.record(id)?;
                 let f = d.finalisation()?;
@@ -240,18 +290,21 @@ fn matches(
             let dropped: Vec<DelayId> = all
                 .iter()
                 .enumerate()
-                .filter(|(pos, k)| !page.items.contains(k) && droppable(cfg, before, k.1) && (!page.next || *pos < reach))
+                .filter(|(pos, k)| {
+                    !page.items.contains(k) && forget.droppable(k.1) && (!page.next || *pos < reach)
+                })
                 .map(|(_, k)| k.1)
                 .collect();
             let keyed: Vec<Keyed> = all.into_iter().filter(|k| !dropped.contains(&k.1)).collect();
             judge_page(&keyed, &page, &observed, "finalised")?;
-            discard_all(cfg, after, &dropped);
+            discard_all(after, &dropped);
             let cursor = page.next.then(|| page.last_cursor()).flatten();
             after.users[user.0 as usize].finalised_cursor = cursor;
             Ok(())
         }
         (Op::ListScheduledBare { .. }, Reply::BareScheduled(items)) => {
-            let want: Vec<Value> = items.iter().map(|i| blank(&spec_model::render::scheduled_item(i))).collect();
+            let want: Vec<Value> =
+                items.iter().map(|i| blank(&spec_model::render::scheduled_item(i))).collect();
             let got = known_items(&observed, "delayed_events", names)?;
             same_set(&want, &got, "delayed_events")
         }
@@ -270,24 +323,25 @@ fn matches(
             if matches!(observed.get(key), Some(Value::Array(a)) if a.is_empty()) {
                 return Err(format!("`{key}` present but empty (PSH-1: absent when there are none)"));
             }
-            let shown = |id: DelayId| got.iter().any(|v| v.pointer("/delayed_event/delay_id") == Some(&Value::from(id.to_string())));
+            let shown = |id: DelayId| {
+                got.iter().any(|v| v.pointer("/delayed_event/delay_id") == Some(&Value::from(id.to_string())))
+            };
             let mut dropped = Vec::new();
             let mut want = Vec::new();
             for i in finalised.iter().flatten() {
                 let id = i.delayed_event.delay_id;
-                if !shown(id) && droppable(cfg, before, id) {
+                if !shown(id) && forget.droppable(id) {
                     dropped.push(id);
                 } else {
                     want.push(blank(&spec_model::render::finalised_item(i, cfg.prefix)));
                 }
             }
             same_set(&want, &got, key)?;
-            discard_all(cfg, after, &dropped);
+            discard_all(after, &dropped);
             Ok(())
         }
         _ => {
-            let (e, o) = (comparable(&expected), comparable(&observed));
-            if e == o {
+            if agrees(&comparable(&expected), &comparable(&observed)) {
                 Ok(())
             } else {
                 Err(format!("{status} {}", compact(&expected)))
@@ -334,7 +388,7 @@ fn page_of(
             return Err(format!("lists {id}, which the model does not have in `{key}`"));
         };
         let got = blank(item);
-        if comparable(&got) != comparable(&want) {
+        if !agrees(&comparable(&want), &comparable(&got)) {
             return Err(format!("item {} where the model has {}", compact(&got), compact(&want)));
         }
         items.push((sort_key, id));
@@ -344,12 +398,18 @@ fn page_of(
 
 fn judge_page(remaining: &[Keyed], page: &Page, observed: &Value, key: &str) -> Result<(), String> {
     // With reused users a page may hold only other scenarios' events: nothing to judge on it.
-    let only_foreign = page.items.is_empty() && observed.get(key).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    let only_foreign =
+        page.items.is_empty() && observed.get(key).and_then(Value::as_array).is_some_and(|a| !a.is_empty());
     if only_foreign || page_allowed(remaining, &page.items, page.next, false) {
         Ok(())
     } else {
         let ids: Vec<String> = remaining.iter().map(|k| k.1.to_string()).collect();
-        Err(format!("`{key}` page {:?} (next_batch: {}) where the model has [{}] left", page.items.iter().map(|k| k.1.to_string()).collect::<Vec<_>>(), page.next, ids.join(", ")))
+        Err(format!(
+            "`{key}` page {:?} (next_batch: {}) where the model has [{}] left",
+            page.items.iter().map(|k| k.1.to_string()).collect::<Vec<_>>(),
+            page.next,
+            ids.join(", ")
+        ))
     }
 }
 
@@ -369,15 +429,25 @@ fn known_items(observed: &Value, key: &str, names: &Names) -> Result<Vec<Value>,
     Ok(list.iter().map(blank).filter(|v| names.is_known_item(v)).collect())
 }
 
+/// The same items in any order (each observed item agreeing with a distinct model item).
 fn same_set(want: &[Value], got: &[Value], key: &str) -> Result<(), String> {
-    let mut w: Vec<String> = want.iter().map(|v| comparable(v).to_string()).collect();
-    let mut g: Vec<String> = got.iter().map(|v| comparable(v).to_string()).collect();
-    w.sort();
-    g.sort();
-    if w == g {
+    let want: Vec<Value> = want.iter().map(comparable).collect();
+    let mut unmatched: Vec<&Value> = want.iter().collect();
+    let mut ok = want.len() == got.len();
+    for g in got.iter().map(comparable) {
+        match unmatched.iter().position(|w| agrees(w, &g)) {
+            Some(i) => {
+                unmatched.remove(i);
+            }
+            None => ok = false,
+        }
+    }
+    if ok {
         Ok(())
     } else {
-        Err(format!("`{key}` {:?} where the model has {:?}", g, w))
+        let g: Vec<String> = got.iter().map(|v| compact(&comparable(v))).collect();
+        let w: Vec<String> = want.iter().map(compact).collect();
+        Err(format!("`{key}` {g:?} where the model has {w:?}"))
     }
 }
 
@@ -390,6 +460,15 @@ pub fn blank(v: &Value) -> Value {
                 let x = match k.as_str() {
                     "running_since" | "origin_server_ts" if x.is_u64() => Value::from(0),
                     "event_id" if x.is_string() => Value::from("$event"),
+                    "content" => {
+                        let mut c = blank(x);
+                        if let Some(o) =
+                            c.as_object_mut().filter(|o| o.get("msgtype") == Some(&Value::from("m.text")))
+                        {
+                            o.remove("msgtype");
+                        }
+                        c
+                    }
                     _ => blank(x),
                 };
                 out.insert(k.clone(), x);
@@ -416,6 +495,22 @@ fn comparable(v: &Value) -> Value {
         ),
         Value::Array(a) => Value::Array(a.iter().map(comparable).collect()),
         other => other,
+    }
+}
+
+/// Does the server's `got` say what the model's `want` says? Objects may carry more keys than the
+/// model renders (Matrix clients ignore unknown keys; servers add later revisions' fields), except
+/// an `event_id` the model does not have (SCH-3: a delayed send answers no `event_id`).
+fn agrees(want: &Value, got: &Value) -> bool {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            let no_extra_event_id = w.contains_key("event_id") || !g.contains_key("event_id");
+            no_extra_event_id && w.iter().all(|(k, wv)| g.get(k).is_some_and(|gv| agrees(wv, gv)))
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            w.len() == g.len() && w.iter().zip(g).all(|(a, b)| agrees(a, b))
+        }
+        (w, g) => w == g,
     }
 }
 
@@ -457,10 +552,18 @@ mod tests {
         };
         names.bind_delay(DelayId(judge.any().delayed.len() as u16), real);
         let body = json!({"delay_id": real});
-        judge.observe(&op, &Observation { status: 200, body: &body, start: at, end: at + 1 }, names).expect("allowed");
+        judge
+            .observe(&op, &Observation { status: 200, body: &body, start: at, end: at + 1 }, names)
+            .expect("allowed");
     }
 
-    fn manage(judge: &mut Judge, names: &Names, action: Action, status: u16, body: Value) -> Result<(), String> {
+    fn manage(
+        judge: &mut Judge,
+        names: &Names,
+        action: Action,
+        status: u16,
+        body: Value,
+    ) -> Result<(), String> {
         let op = Op::Manage { user: UserId(0), delay: DelayRef::Issued(DelayId(0)), action };
         judge.observe(&op, &Observation { status, body: &body, start: 10, end: 11 }, names)
     }
@@ -504,9 +607,15 @@ mod tests {
         let key = spec_model::render::finalised_events_key(Prefix::Stable);
         let op = Op::Sync { user: UserId(0), initial: true, include_finalised: true };
         let empty = json!({"next_batch": "s1", key: []});
-        assert!(judge.clone().observe(&op, &Observation { status: 200, body: &empty, start: 20, end: 21 }, &names).is_err());
+        assert!(judge
+            .clone()
+            .observe(&op, &Observation { status: 200, body: &empty, start: 20, end: 21 }, &names)
+            .is_err());
         // Absent: the record was returned before? It was not, so it may not be missing.
         let absent = json!({"next_batch": "s1"});
-        assert!(judge.clone().observe(&op, &Observation { status: 200, body: &absent, start: 20, end: 21 }, &names).is_err());
+        assert!(judge
+            .clone()
+            .observe(&op, &Observation { status: 200, body: &absent, start: 20, end: 21 }, &names)
+            .is_err());
     }
 }

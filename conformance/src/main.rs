@@ -15,7 +15,8 @@ async fn main() -> ExitCode {
         }
     };
     print!("{}", report.summary());
-    let files = [(outputs.0, report.to_junit()), (outputs.1, report.to_json()), (outputs.2, report.to_markdown())];
+    let files =
+        [(outputs.0, report.to_junit()), (outputs.1, report.to_json()), (outputs.2, report.to_markdown())];
     for (path, text) in files {
         if let Some(path) = path {
             if let Err(e) = std::fs::write(&path, text) {

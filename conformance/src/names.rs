@@ -5,7 +5,18 @@
 use crate::client::segment;
 use crate::provision::User;
 use serde_json::Value;
-use spec_model::types::DelayId;
+use spec_model::types::{ContentId, DelayId, EventType};
+
+/// The content the suite sends for the model's `content`: `{"body": "c0"}`, plus the `msgtype`
+/// servers require of `m.room.message` (the model does not distinguish it; `lockstep::blank`
+/// drops it again).
+pub fn real_content(event_type: EventType, c: ContentId) -> Value {
+    let mut v = spec_model::render::content(c);
+    if event_type == EventType::RoomMessage {
+        v["msgtype"] = Value::from("m.text");
+    }
+    v
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Names {
@@ -54,16 +65,20 @@ impl Names {
             self.user(seg).map(|u| u.user_id.clone())
         } else if let Some(id) = Self::model_delay(seg) {
             self.real_delay(id).map(str::to_string)
-        } else if let Some(n) = seg.strip_prefix('t').filter(|n| n.parse::<u32>().is_ok()) {
-            Some(format!("{}t{n}", self.txn_prefix))
         } else {
-            None
+            seg.strip_prefix('t')
+                .filter(|n| n.parse::<u32>().is_ok())
+                .map(|n| format!("{}t{n}", self.txn_prefix))
         };
         segment(&mapped.unwrap_or_else(|| seg.to_string()))
     }
 
     pub fn real_path(&self, model_path: &str) -> String {
-        model_path.split('/').map(|s| if s.is_empty() { String::new() } else { self.real_segment(s) }).collect::<Vec<_>>().join("/")
+        model_path
+            .split('/')
+            .map(|s| if s.is_empty() { String::new() } else { self.real_segment(s) })
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// A model-named string value (a state key) in the server's names.

@@ -58,6 +58,10 @@ pub struct Options {
     /// Requests per rate-limit check before concluding the server does not rate limit.
     #[arg(long, default_value_t = 700)]
     pub burst: usize,
+    /// How long the server keeps finalised records (LST-5 lets it choose; the text recommends 7
+    /// days). With 0, records may vanish as soon as they are finalised.
+    #[arg(long, default_value_t = 7 * 86_400_000)]
+    pub retention_ms: u64,
     /// Judge DECIDED points by this project's decisions instead of accepting every alternative.
     #[arg(long)]
     pub strict: bool,

@@ -91,24 +91,30 @@ impl CheckInfo {
     }
 
     /// A failure message may start with the ids it breaks (`SRV-1/SRV-9: ...`) when they are not
-    /// the check's own (a scenario about SCH-3 that meets a double send): they are added, and the
-    /// level is the strongest of all.
+    /// the check's own (a scenario about SCH-3 that meets a double send): they are added to the
+    /// check's, and the failure's level is theirs.
     pub fn result(&self, verdict: Verdict, detail: impl Into<String>, millis: u64) -> CheckResult {
         let detail = detail.into();
         let mut requirements = self.requirements.clone();
+        let mut level = self.level;
         if verdict == Verdict::Fail {
             let known = catalogue();
             let head = detail.split_once(": ").map_or("", |(h, _)| h);
-            for id in head.split('/') {
-                if known.iter().any(|r| r.id == id) && !requirements.iter().any(|r| r == id) {
-                    requirements.push(id.to_string());
+            let broken: Vec<String> =
+                head.split('/').filter(|id| known.iter().any(|r| r.id == *id)).map(str::to_string).collect();
+            if !broken.is_empty() {
+                level = Level::of(&broken);
+                for id in broken {
+                    if !requirements.contains(&id) {
+                        requirements.push(id);
+                    }
                 }
             }
         }
         CheckResult {
             id: self.id.clone(),
             title: self.title.clone(),
-            level: Level::of(&requirements),
+            level,
             requirements,
             verdict,
             detail,
@@ -119,7 +125,8 @@ impl CheckInfo {
     /// `--only`/`--skip` match a check id, a requirement id or a prefix of either (`SRV-`).
     pub fn selected_by(&self, pattern: &str) -> bool {
         let p = pattern.to_ascii_lowercase();
-        self.id.to_ascii_lowercase().starts_with(&p) || self.requirements.iter().any(|r| r.to_ascii_lowercase().starts_with(&p))
+        self.id.to_ascii_lowercase().starts_with(&p)
+            || self.requirements.iter().any(|r| r.to_ascii_lowercase().starts_with(&p))
     }
 }
 
@@ -141,6 +148,8 @@ mod tests {
         let r = info.result(Verdict::Fail, "SRV-1/SRV-9: late", 0);
         assert_eq!(r.requirements, ["MGT-10", "SRV-1", "SRV-9"]);
         assert_eq!(r.level, Level::Must);
+        let race = CheckInfo::new("r", "r", &["SRV-8"]).result(Verdict::Fail, "MGT-8: 404 at once", 0);
+        assert_eq!((race.requirements.len(), race.level), (2, Level::Clarified));
         let r = info.result(Verdict::Fail, "answered 500: boom", 0);
         assert_eq!((r.requirements.len(), r.level), (1, Level::Clarified));
     }

@@ -25,7 +25,9 @@ impl std::str::FromStr for Registration {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.split_once(':') {
             None if s == "open" => Ok(Registration::Open),
-            Some(("shared-secret", secret)) if !secret.is_empty() => Ok(Registration::SharedSecret(secret.into())),
+            Some(("shared-secret", secret)) if !secret.is_empty() => {
+                Ok(Registration::SharedSecret(secret.into()))
+            }
             _ => Err(format!("`{s}`: expected `open` or `shared-secret:SECRET`")),
         }
     }
@@ -45,8 +47,8 @@ impl Source {
 
     pub fn from_file(path: &str) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let users: Vec<User> =
-            serde_json::from_str(&text).map_err(|e| format!("{path}: expected a JSON array of {{user_id, access_token}}: {e}"))?;
+        let users: Vec<User> = serde_json::from_str(&text)
+            .map_err(|e| format!("{path}: expected a JSON array of {{user_id, access_token}}: {e}"))?;
         if users.len() < 3 {
             return Err(format!("{path}: at least 3 users are needed, found {}", users.len()));
         }

@@ -14,6 +14,7 @@ pub struct Report {
     pub profile: &'static str,
     pub prefix: String,
     pub max_delay_ms: Option<u64>,
+    pub lookups: crate::checks::control::Lookups,
     pub elapsed_ms: u64,
     pub results: Vec<CheckResult>,
 }
@@ -34,6 +35,7 @@ impl Report {
             profile: "rev-2025-07-09",
             prefix: String::new(),
             max_delay_ms: None,
+            lookups: Default::default(),
             elapsed_ms: 0,
             results: Vec::new(),
         }
@@ -51,7 +53,7 @@ impl Report {
 
     pub fn counts(&self, level: Option<Level>) -> Counts {
         let mut c = Counts::default();
-        for r in self.results.iter().filter(|r| level.is_none_or(|l| r.level == l)) {
+        for r in self.results.iter().filter(|r| level.map_or(true, |l| r.level == l)) {
             match r.verdict {
                 Verdict::Pass => c.pass += 1,
                 Verdict::Fail => c.fail += 1,
@@ -75,17 +77,40 @@ impl Report {
 
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "MSC4140 conformance ({}) of {} on the {} surface, {:.1} s", self.profile, self.homeserver, self.prefix, self.elapsed_ms as f64 / 1000.0);
+        let _ = writeln!(
+            s,
+            "MSC4140 conformance ({}) of {} on the {} surface, {:.1} s",
+            self.profile,
+            self.homeserver,
+            self.prefix,
+            self.elapsed_ms as f64 / 1000.0
+        );
         for r in self.results.iter().filter(|r| r.verdict != Verdict::Pass) {
             let _ = writeln!(s, "{}", line(r));
         }
-        let _ = writeln!(s, "{:<10} {:>5} {:>5} {:>15} {:>6}", "level", "pass", "fail", "not-applicable", "error");
+        let _ = writeln!(
+            s,
+            "{:<10} {:>5} {:>5} {:>15} {:>6}",
+            "level", "pass", "fail", "not-applicable", "error"
+        );
         for level in Level::ALL {
             let c = self.counts(Some(level));
-            let _ = writeln!(s, "{:<10} {:>5} {:>5} {:>15} {:>6}", level.label(), c.pass, c.fail, c.not_applicable, c.error);
+            let _ = writeln!(
+                s,
+                "{:<10} {:>5} {:>5} {:>15} {:>6}",
+                level.label(),
+                c.pass,
+                c.fail,
+                c.not_applicable,
+                c.error
+            );
         }
         let c = self.counts(None);
-        let _ = writeln!(s, "{:<10} {:>5} {:>5} {:>15} {:>6}", "total", c.pass, c.fail, c.not_applicable, c.error);
+        let _ = writeln!(
+            s,
+            "{:<10} {:>5} {:>5} {:>15} {:>6}",
+            "total", c.pass, c.fail, c.not_applicable, c.error
+        );
         s
     }
 
@@ -128,19 +153,50 @@ impl Report {
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "# MSC4140 conformance of {}\n", self.homeserver);
-        let _ = writeln!(s, "Profile {}, {} surface, {:.1} s. Spec versions advertised: {}.\n", self.profile, self.prefix, self.elapsed_ms as f64 / 1000.0, self.spec_versions.join(", "));
+        let _ = writeln!(
+            s,
+            "Profile {}, {} surface, {:.1} s. Spec versions advertised: {}.\n",
+            self.profile,
+            self.prefix,
+            self.elapsed_ms as f64 / 1000.0,
+            self.spec_versions.join(", ")
+        );
         let _ = writeln!(s, "| level | pass | fail | not applicable | error |\n|---|---|---|---|---|");
         for level in Level::ALL {
             let c = self.counts(Some(level));
-            let _ = writeln!(s, "| {} | {} | {} | {} | {} |", level.label(), c.pass, c.fail, c.not_applicable, c.error);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                level.label(),
+                c.pass,
+                c.fail,
+                c.not_applicable,
+                c.error
+            );
         }
-        let _ = writeln!(s, "\n## Checks\n\n| check | level | requirements | verdict | detail |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "\n## Checks\n\n| check | level | requirements | verdict | detail |\n|---|---|---|---|---|"
+        );
         for r in &self.results {
-            let _ = writeln!(s, "| `{}` {} | {} | {} | {} | {} |", r.id, cell(&r.title), r.level.label(), r.requirements.join(" "), r.verdict.label(), cell(&r.detail));
+            let _ = writeln!(
+                s,
+                "| `{}` {} | {} | {} | {} | {} |",
+                r.id,
+                cell(&r.title),
+                r.level.label(),
+                r.requirements.join(" "),
+                r.verdict.label(),
+                cell(&r.detail)
+            );
         }
-        let _ = writeln!(s, "\n## Requirement coverage\n\n| requirement | level | checks | verdict |\n|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "\n## Requirement coverage\n\n| requirement | level | checks | verdict |\n|---|---|---|---|"
+        );
         for req in catalogue() {
-            let covering: Vec<&CheckResult> = self.results.iter().filter(|r| r.requirements.contains(&req.id)).collect();
+            let covering: Vec<&CheckResult> =
+                self.results.iter().filter(|r| r.requirements.contains(&req.id)).collect();
             let verdict = if covering.is_empty() {
                 "not covered"
             } else if covering.iter().any(|r| r.verdict == Verdict::Fail) {
@@ -161,7 +217,13 @@ impl Report {
 /// One result as a terminal line.
 pub fn line(r: &CheckResult) -> String {
     let detail = if r.detail.is_empty() { String::new() } else { format!("\n      {}", r.detail) };
-    format!("{:<14} {:<9} {} ({}){detail}", r.verdict.label(), r.level.label(), r.id, r.requirements.join(" "))
+    format!(
+        "{:<14} {:<9} {} ({}){detail}",
+        r.verdict.label(),
+        r.level.label(),
+        r.id,
+        r.requirements.join(" ")
+    )
 }
 
 fn cell(s: &str) -> String {

@@ -22,7 +22,10 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     if !versions.reachable {
         return Err(format!("{}/_matrix/client/versions is not reachable: {}", client.base(), versions.raw));
     }
-    let run_id = format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros()) & 0xffff_ffff_ffff);
+    let run_id = format!(
+        "{:x}",
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros()) & 0xffff_ffff_ffff
+    );
     let source = match (&opts.users, &opts.register) {
         (Some(path), _) => Source::from_file(&path.to_string_lossy())?,
         (None, Some(how)) => Source::register(how.clone(), &run_id),
@@ -39,9 +42,12 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     let selected: Vec<Check> = checks::all(&doc).into_iter().filter(|c| selected(&opts, &c.info())).collect();
     let mut report = Report::new(&opts.homeserver, versions.versions.clone());
     let Some(prefix) = prefix else {
-        let why = "the server does not advertise org.matrix.msc4140 in /versions (use --prefix to test anyway)";
+        let why =
+            "the server does not advertise org.matrix.msc4140 in /versions (use --prefix to test anyway)";
         report.push(control::discovery_info().result(Verdict::NotApplicable, why, 0));
         report.push(control::control_info().result(Verdict::NotApplicable, why, 0));
+        report.push(control::max_delay_shape_info(Prefix::Unstable).result(Verdict::NotApplicable, why, 0));
+        report.push(control::max_delay_info().result(Verdict::NotApplicable, why, 0));
         for c in &selected {
             report.push(c.info().result(Verdict::NotApplicable, why, 0));
         }
@@ -50,29 +56,49 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     let surface = Surface { prefix };
     report.prefix = surface.name().to_string();
     let jobs = opts.jobs.max(1);
-    let mut ctx = Context { client, surface, opts, source, run_id, max_delay_ms: None };
+    let mut ctx = Context {
+        client,
+        surface,
+        opts,
+        source,
+        run_id,
+        max_delay: control::MaxDelay::None,
+        lookups: Default::default(),
+    };
 
     let control = control::positive_control(&ctx).await;
     let control_failed = control.verdict != Verdict::Pass;
     let discovery = match (prefix, versions.unstable_feature, control_failed) {
         (_, true, _) => control::discovery_info().result(Verdict::Pass, "", 0),
-        (Prefix::Unstable, false, false) => control::discovery_info()
-            .result(Verdict::Fail, "the unstable endpoints work but /versions does not list org.matrix.msc4140", 0),
+        (Prefix::Unstable, false, false) => control::discovery_info().result(
+            Verdict::Fail,
+            "the unstable endpoints work but /versions does not list org.matrix.msc4140",
+            0,
+        ),
         _ => control::discovery_info().result(Verdict::NotApplicable, "the unstable prefix is not served", 0),
     };
     report.push(discovery);
     report.push(control);
     if control_failed {
+        let why = "the positive control failed: nothing else can be judged";
+        report.push(control::max_delay_shape_info(prefix).result(Verdict::NotApplicable, why, 0));
+        report.push(control::max_delay_info().result(Verdict::NotApplicable, why, 0));
         for c in &selected {
-            report.push(c.info().result(Verdict::NotApplicable, "the positive control failed: nothing else can be judged", 0));
+            report.push(c.info().result(
+                Verdict::NotApplicable,
+                "the positive control failed: nothing else can be judged",
+                0,
+            ));
         }
         return Ok(report.finish(epoch, surface_name(prefix)));
     }
+    ctx.lookups = control::probe_lookups(&ctx).await?;
+    report.lookups = ctx.lookups;
     match control::probe_max_delay(&ctx).await {
         Ok(max) => {
-            ctx.max_delay_ms = max;
-            report.max_delay_ms = max;
-            report.push(control::max_delay_verdict(max));
+            ctx.max_delay = max.clone();
+            report.max_delay_ms = max.known();
+            report.results.extend(control::max_delay_verdicts(&max, prefix));
         }
         Err(e) => report.push(control::max_delay_info().result(Verdict::Error, e, 0)),
     }

@@ -5,13 +5,14 @@
 use crate::client::{Answer, Request};
 use crate::context::Context;
 use crate::lockstep::{Judge, Observation};
-use crate::names::Names;
+use crate::names::{real_content, Names};
 use crate::provision::User;
 use crate::timing::{self, Arm};
 use serde_json::{json, Value};
 use spec_model::op::{DelayParam, DelayRef, From as ListFrom, Op};
 use spec_model::power::PowerChange;
-use spec_model::types::{Action, ContentId, DelayId, EventKind, RoomId, UserId};
+use spec_model::state::Status;
+use spec_model::types::{Action, ContentId, DelayId, EventKind, EventType, Outcome, RoomId, UserId};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -54,7 +55,10 @@ impl<'a> Scenario<'a> {
         let mut room_ids = Vec::new();
         for r in 0..rooms {
             let body = json!({"preset": "public_chat", "name": format!("msc4140 conformance {tag} r{r}")});
-            let a = ctx.client.call(&Request::post("/_matrix/client/v3/createRoom", body).auth(&people[0].access_token)).await?;
+            let a = ctx
+                .client
+                .call(&Request::post("/_matrix/client/v3/createRoom", body).auth(&people[0].access_token))
+                .await?;
             let Some(id) = a.body.get("room_id").and_then(Value::as_str) else {
                 return Err(Stop::Error(format!("createRoom failed: {}", a.short())));
             };
@@ -71,7 +75,8 @@ impl<'a> Scenario<'a> {
         Ok(Scenario {
             ctx,
             names: Names::new(people, room_ids, txn_prefix),
-            judge: Judge::new(ctx.model_config(), users, rooms, ctx.opts.strict),
+            judge: Judge::new(ctx.model_config(), users, rooms, ctx.opts.strict)
+                .forgetting_if(ctx.opts.retention_ms == 0),
             arms: BTreeMap::new(),
             next_batch: BTreeMap::new(),
             since: BTreeMap::new(),
@@ -89,7 +94,11 @@ impl<'a> Scenario<'a> {
             .iter()
             .filter(|(id, (item, _))| {
                 item.get("outcome").and_then(Value::as_str) == Some("send")
-                    && self.judge.any().record(**id).is_some_and(|d| d.owner == sender && d.kind == kind && d.content == content)
+                    && self
+                        .judge
+                        .any()
+                        .record(**id)
+                        .is_some_and(|d| d.owner == sender && d.kind == kind && d.content == content)
             })
             .count();
         delayed + self.ordinary.iter().filter(|o| **o == (sender, kind, content)).count()
@@ -110,13 +119,17 @@ impl<'a> Scenario<'a> {
         if model.is_null() {
             return Ok(None);
         }
-        let as_user = model["as"].as_str().and_then(|u| self.names.user(u)).ok_or_else(|| Stop::Error("bad user".into()))?;
+        let as_user = model["as"]
+            .as_str()
+            .and_then(|u| self.names.user(u))
+            .ok_or_else(|| Stop::Error("bad user".into()))?;
         let method = match model["method"].as_str() {
             Some("PUT") => reqwest::Method::PUT,
             Some("POST") => reqwest::Method::POST,
             _ => reqwest::Method::GET,
         };
-        let path = format!("/_matrix/client{}", self.names.real_path(model["path"].as_str().unwrap_or_default()));
+        let path =
+            format!("/_matrix/client{}", self.names.real_path(model["path"].as_str().unwrap_or_default()));
         let mut req = Request::new(method, path).auth(&as_user.access_token);
         if let Some(q) = model["query"].as_object() {
             for (k, v) in q {
@@ -124,7 +137,8 @@ impl<'a> Scenario<'a> {
                 let user = op_user(op).map_or(0, |u| u.0);
                 let v = match v {
                     "$next_batch" => {
-                        let list = if matches!(op, Op::ListFinalised { .. }) { "finalised" } else { "scheduled" };
+                        let list =
+                            if matches!(op, Op::ListFinalised { .. }) { "finalised" } else { "scheduled" };
                         match self.next_batch.get(&(user, list)) {
                             Some(t) => t.clone(),
                             None => return Ok(None),
@@ -143,7 +157,15 @@ impl<'a> Scenario<'a> {
             req = req.query("timeout", "0");
         }
         req.body = match op {
-            Op::SetPower { user, room, change } => Some(crate::client::Body::Json(self.power_levels(*user, *room, *change).await?)),
+            Op::SetPower { user, room, change } => {
+                Some(crate::client::Body::Json(self.power_levels(*user, *room, *change).await?))
+            }
+            Op::Schedule { kind, content, .. } => {
+                Some(crate::client::Body::Json(real_content(kind.event_type, *content)))
+            }
+            Op::SendMessage { content, .. } => {
+                Some(crate::client::Body::Json(real_content(EventType::RoomMessage, *content)))
+            }
             _ if model["body"].is_null() => None,
             _ => Some(crate::client::Body::Json(model["body"].clone())),
         };
@@ -153,7 +175,10 @@ impl<'a> Scenario<'a> {
     /// The room's current power levels with the model's change applied.
     async fn power_levels(&self, user: UserId, room: RoomId, change: PowerChange) -> Result<Value> {
         let room_id = self.names.rooms.get(room.0 as usize).ok_or_else(|| Stop::Error("no room".into()))?;
-        let path = format!("/_matrix/client/v3/rooms/{}/state/m.room.power_levels/", crate::client::segment(room_id));
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/state/m.room.power_levels/",
+            crate::client::segment(room_id)
+        );
         let a = self.ctx.client.call(&Request::get(path).auth(&self.user(user)?.access_token)).await?;
         let mut pl = a.body;
         if !pl.is_object() {
@@ -177,12 +202,15 @@ impl<'a> Scenario<'a> {
             return Ok(None);
         };
         let answer = self.ctx.client.call(&req).await?;
-        if let (Op::Schedule { .. }, 200, Some(real)) = (op, answer.status, answer.body.get("delay_id").and_then(Value::as_str)) {
+        if let (Op::Schedule { .. }, 200, Some(real)) =
+            (op, answer.status, answer.body.get("delay_id").and_then(Value::as_str))
+        {
             if self.names.delay_of(real).is_none() {
                 self.names.bind_delay(DelayId(self.judge.any().delayed.len() as u16), real);
             }
         }
-        let seen = Observation { status: answer.status, body: &answer.body, start: answer.start, end: answer.end };
+        let seen =
+            Observation { status: answer.status, body: &answer.body, start: answer.start, end: answer.end };
         self.judge.observe(op, &seen, &self.names).map_err(|why| {
             Stop::Fail(format!("{} {} answered {}; {why}", req.method, req.path, answer.short()))
         })?;
@@ -195,7 +223,9 @@ impl<'a> Scenario<'a> {
         match *op {
             Op::Schedule { delay: DelayParam::Ms(ms), .. } if a.status == 200 => {
                 self.judge.slack_ms = self.judge.slack_ms.max(a.end - a.start);
-                if let Some(id) = a.body.get("delay_id").and_then(Value::as_str).and_then(|r| self.names.delay_of(r)) {
+                if let Some(id) =
+                    a.body.get("delay_id").and_then(Value::as_str).and_then(|r| self.names.delay_of(r))
+                {
                     self.arms.entry(id).or_insert(Arm { start: a.start, end: a.end, delay: ms as u64 });
                 }
             }
@@ -212,7 +242,9 @@ impl<'a> Scenario<'a> {
                     None => self.next_batch.remove(&(user.0, list)),
                 };
             }
-            Op::SendState { user, kind, content, .. } if a.status == 200 => self.ordinary.push((user, kind, content)),
+            Op::SendState { user, kind, content, .. } if a.status == 200 => {
+                self.ordinary.push((user, kind, content))
+            }
             Op::SendMessage { user, content, .. } if a.status == 200 => {
                 self.ordinary.push((user, EventKind::message(), content))
             }
@@ -251,7 +283,7 @@ impl<'a> Scenario<'a> {
             if self.judge.finalised(id) == Some(true) {
                 return Ok(());
             }
-            let a = self.client_op(&Op::ListFinalised { user: owner, from: ListFrom::Start }).await?;
+            let a = self.client_op(&self.poll_op(owner)?).await?;
             if self.judge.finalised(id) == Some(true) {
                 return Ok(());
             }
@@ -267,6 +299,117 @@ impl<'a> Scenario<'a> {
         }
     }
 
+    /// The request that shows whether a timer fired: the finalised list when the server has one,
+    /// else a list of scheduled events (the event leaving it), the room telling the outcome.
+    fn poll_op(&self, owner: UserId) -> Result<Op> {
+        let l = self.ctx.lookups;
+        if l.finalised {
+            Ok(Op::ListFinalised { user: owner, from: ListFrom::Start })
+        } else if l.scheduled {
+            Ok(Op::ListScheduled { user: owner, from: ListFrom::Start })
+        } else if l.bare {
+            Ok(Op::ListScheduledBare { user: owner })
+        } else {
+            Err(Stop::Fail(
+                "LST-1: the server serves no list of delayed events, so no timer can be observed".into(),
+            ))
+        }
+    }
+
+    /// Judge the rooms' timelines: for every (sender, type, state key, content) a delayed event of
+    /// this scenario has, the room holds exactly as many events as the model sent plus the
+    /// ordinary sends that succeeded (SRV-7: sent as scheduled; SRV-8: at most once).
+    ///
+    /// A server may finalise a record a moment before the event shows in the timeline, so a
+    /// timeline the model cannot explain is read again until the lateness bound has passed.
+    pub async fn observe_rooms(&mut self) -> Result<()> {
+        let give_up = self.ctx.client.now() + self.ctx.opts.max_lateness_ms;
+        let mut pause = 25;
+        loop {
+            match self.observe_rooms_once().await {
+                Err(Stop::Fail(m)) if self.ctx.client.now() < give_up => {
+                    let _ = m;
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    pause = (pause * 2).min(500);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn observe_rooms_once(&mut self) -> Result<()> {
+        for (r, room_id) in self.names.rooms.clone().iter().enumerate() {
+            let room = RoomId(r as u8);
+            let st = self.judge.any().clone();
+            let Some(reader) =
+                st.rooms[r].members.iter().next().and_then(|u| self.names.users.get(u.0 as usize))
+            else {
+                continue;
+            };
+            let path = format!("/_matrix/client/v3/rooms/{}/messages", crate::client::segment(room_id));
+            let req = Request::get(path).query("dir", "b").query("limit", "500").auth(&reader.access_token);
+            let a = self.ctx.client.call(&req).await?;
+            let chunk = a.body.get("chunk").and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut tuples: Vec<(UserId, EventKind, ContentId)> =
+                st.delayed.iter().filter(|d| d.room == room).map(|d| (d.owner, d.kind, d.content)).collect();
+            tuples.sort();
+            tuples.dedup();
+            let mut seen = Vec::new();
+            for &(sender, kind, content) in &tuples {
+                let sender_id =
+                    self.names.users.get(sender.0 as usize).map(|u| u.user_id.clone()).unwrap_or_default();
+                let key = kind.state_key.map(|k| Value::from(self.names.real_value(&k.to_string())));
+                let want_content = real_content(kind.event_type, content);
+                let n = chunk
+                    .iter()
+                    .filter(|e| {
+                        e.get("type").and_then(Value::as_str) == Some(kind.event_type.as_str())
+                            && e.get("sender").and_then(Value::as_str) == Some(sender_id.as_str())
+                            && e.get("state_key").cloned() == key
+                            && e.get("content") == Some(&want_content)
+                    })
+                    .count();
+                let ordinary = self.ordinary.iter().filter(|o| **o == (sender, kind, content)).count();
+                seen.push(((sender, kind, content), n, ordinary));
+            }
+            let explained = |st: &spec_model::State| {
+                seen.iter().all(|&(t, n, ordinary)| {
+                    let of =
+                        |d: &&spec_model::state::Delayed| d.room == room && (d.owner, d.kind, d.content) == t;
+                    let sent = st
+                        .delayed
+                        .iter()
+                        .filter(of)
+                        .filter(|d| {
+                            d.finalisation()
+                                .is_some_and(|f| f.outcome == Outcome::Send && f.event_id.is_some())
+                        })
+                        .count();
+                    let unknown =
+                        st.delayed.iter().filter(of).filter(|d| d.status == Status::Discarded).count();
+                    (sent + ordinary..=sent + ordinary + unknown).contains(&n)
+                })
+            };
+            if !self.judge.retain(explained) {
+                let counts: Vec<String> = seen
+                    .iter()
+                    .map(|((u, k, c), n, o)| {
+                        format!(
+                            "{n} × {} {} {c} from {u} ({o} ordinary sends)",
+                            k.event_type.as_str(),
+                            k.state_key.map(|k| k.to_string()).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                return Err(Stop::Fail(format!(
+                    "SRV-7/SRV-8: no model state explains the room's timeline: {}",
+                    counts.join("; ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// End of scenario: every delayed event still scheduled in some candidate is driven to its end
     /// (awaited when due soon, cancelled otherwise), then timing and sent events are checked.
     pub async fn finish(&mut self, horizon_ms: u64) -> Result<()> {
@@ -279,7 +422,12 @@ impl<'a> Scenario<'a> {
             if soon {
                 self.await_finalised(id).await?;
             } else if let Some(owner) = self.judge.any().record(id).map(|d| d.owner) {
-                self.client_op(&Op::Manage { user: owner, delay: DelayRef::Issued(id), action: Action::Cancel }).await?;
+                self.client_op(&Op::Manage {
+                    user: owner,
+                    delay: DelayRef::Issued(id),
+                    action: Action::Cancel,
+                })
+                .await?;
             }
         }
         // The last word on every record: the owner's finalised list.
@@ -289,10 +437,13 @@ impl<'a> Scenario<'a> {
             o.dedup();
             o
         };
-        for owner in owners {
-            self.client_op(&Op::ListFinalised { user: owner, from: ListFrom::Start }).await?;
+        if self.ctx.lookups.finalised {
+            for owner in owners {
+                self.client_op(&Op::ListFinalised { user: owner, from: ListFrom::Start }).await?;
+            }
         }
-        timing::check_scenario(self).await
+        timing::check_scenario(self).await?;
+        self.observe_rooms().await
     }
 }
 
@@ -314,5 +465,8 @@ fn op_user(op: &Op) -> Option<UserId> {
 }
 
 pub fn op_name(op: &Op) -> String {
-    serde_json::to_value(op).ok().and_then(|v| v.get("op").and_then(Value::as_str).map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(op)
+        .ok()
+        .and_then(|v| v.get("op").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default()
 }

@@ -10,7 +10,6 @@
 use crate::client::{segment, Request};
 use crate::scenario::{Result, Scenario, Stop};
 use serde_json::Value;
-use spec_model::render;
 use spec_model::types::DelayId;
 
 /// When a timer was (re)armed, on the suite's clock, and for how long.
@@ -35,7 +34,8 @@ impl Arm {
 /// Check every finalised record the scenario saw: never early on either clock, and a sent event
 /// in the room exactly as scheduled (SRV-1, SRV-7).
 pub async fn check_scenario(sc: &mut Scenario<'_>) -> Result<()> {
-    let seen: Vec<(DelayId, Value, u64)> = sc.finalised_seen.iter().map(|(id, (v, at))| (*id, v.clone(), *at)).collect();
+    let seen: Vec<(DelayId, Value, u64)> =
+        sc.finalised_seen.iter().map(|(id, (v, at))| (*id, v.clone(), *at)).collect();
     for (id, item, seen_at) in seen {
         let by_timer = item.get("reason").and_then(Value::as_str) == Some("delay");
         let sent = item.get("outcome").and_then(Value::as_str) == Some("send");
@@ -62,7 +62,9 @@ fn never_early_on_server_clock(id: DelayId, item: &Value) -> Result<()> {
     let (Some(since), Some(delay), Some(ts)) =
         (d["running_since"].as_u64(), d["delay"].as_u64(), item["origin_server_ts"].as_u64())
     else {
-        return Err(Stop::Fail(format!("LST-2: finalised item of {id} lacks running_since/delay/origin_server_ts: {item}")));
+        return Err(Stop::Fail(format!(
+            "LST-2: finalised item of {id} lacks running_since/delay/origin_server_ts: {item}"
+        )));
     };
     if ts < since + delay {
         return Err(Stop::Fail(format!(
@@ -82,13 +84,20 @@ async fn sent_event_as_scheduled(sc: &Scenario<'_>, id: DelayId, item: &Value, b
     let Some(d) = st.record(id) else { return Ok(()) };
     let Some(room_id) = sc.names.rooms.get(d.room.0 as usize) else { return Ok(()) };
     // Read as a current member (the owner may have left).
-    let reader = st.rooms[d.room.0 as usize].members.iter().next().and_then(|u| sc.names.users.get(u.0 as usize));
+    let reader =
+        st.rooms[d.room.0 as usize].members.iter().next().and_then(|u| sc.names.users.get(u.0 as usize));
     let Some(reader) = reader else { return Ok(()) };
     let path = format!("/_matrix/client/v3/rooms/{}/messages", segment(room_id));
-    let a = sc.ctx.client.call(&Request::get(path).query("dir", "b").query("limit", "200").auth(&reader.access_token)).await?;
+    let a = sc
+        .ctx
+        .client
+        .call(&Request::get(path).query("dir", "b").query("limit", "200").auth(&reader.access_token))
+        .await?;
     let chunk = a.body.get("chunk").and_then(Value::as_array).cloned().unwrap_or_default();
     let Some(ev) = chunk.iter().find(|e| e.get("event_id").and_then(Value::as_str) == Some(event_id)) else {
-        return Err(Stop::Fail(format!("SRV-7: {id} reported sent as {event_id}, which the room's timeline does not hold")));
+        return Err(Stop::Fail(format!(
+            "SRV-7: {id} reported sent as {event_id}, which the room's timeline does not hold"
+        )));
     };
     let owner = sc.names.users.get(d.owner.0 as usize).map(|u| u.user_id.clone()).unwrap_or_default();
     let want_key = d.kind.state_key.map(|k| sc.names.real_value(&k.to_string()));
@@ -96,7 +105,11 @@ async fn sent_event_as_scheduled(sc: &Scenario<'_>, id: DelayId, item: &Value, b
         ("type", ev.get("type").cloned(), Some(Value::from(d.kind.event_type.as_str()))),
         ("sender", ev.get("sender").cloned(), Some(Value::from(owner))),
         ("state_key", ev.get("state_key").cloned(), want_key.map(Value::from)),
-        ("content", ev.get("content").cloned(), Some(render::content(d.content))),
+        (
+            "content",
+            ev.get("content").cloned(),
+            Some(crate::names::real_content(d.kind.event_type, d.content)),
+        ),
     ];
     for (field, got, want) in checks {
         if got != want {
@@ -126,7 +139,9 @@ async fn sent_event_as_scheduled(sc: &Scenario<'_>, id: DelayId, item: &Value, b
         let since = item.pointer("/delayed_event/running_since").and_then(Value::as_u64);
         if let (Some(ts), Some(since)) = (ts, since) {
             if ts < since + d.delay_ms {
-                return Err(Stop::Fail(format!("SRV-1: event {event_id} of {id} has origin_server_ts {ts} before its due time")));
+                return Err(Stop::Fail(format!(
+                    "SRV-1: event {event_id} of {id} has origin_server_ts {ts} before its due time"
+                )));
             }
         }
     }

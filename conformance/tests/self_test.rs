@@ -78,7 +78,14 @@ async fn detects(faults: Faults, must_fail: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delayed_event_sent_twice_fails_the_timer_scenarios() {
     let faults = Faults { double_send: true, ..Faults::default() };
-    detects(faults, &["model/srv-1-timeout-outcome-send-reason-delay", "model/mgt-5-srv-1-restarted-event-sent-at-the-new-due-time"]).await;
+    detects(
+        faults,
+        &[
+            "model/srv-1-timeout-outcome-send-reason-delay",
+            "model/mgt-5-srv-1-restarted-event-sent-at-the-new-due-time",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,4 +104,35 @@ async fn losing_a_failed_send_fails_srv_3() {
 async fn a_redundant_send_stalling_other_timers_fails_the_race_check() {
     let faults = Faults { redundant_send_stalls_others: true, ..Faults::default() };
     detects(faults, &["race/concurrent-actions"]).await;
+}
+
+/// A homeserver without MSC4140: only `/versions`, without the feature flag.
+async fn serve_without_the_feature() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local address");
+    let versions = axum::Json(serde_json::json!({"versions": ["v1.11"], "unstable_features": {}}));
+    let app = axum::Router::new()
+        .route("/_matrix/client/versions", axum::routing::get(move || async move { versions }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_the_feature_gets_no_pass_at_all() {
+    let url = serve_without_the_feature().await;
+    let opts = Options::for_server(&url);
+    let r = conformance::runner::run(opts).await.expect("the suite runs");
+    assert!(r.results.len() > 60);
+    assert!(r.results.iter().all(|c| c.verdict == Verdict::NotApplicable), "{}", show(&r));
+    // Forcing the prefix: the positive control fails and nothing else counts.
+    let mut opts = Options::for_server(&url);
+    opts.prefix = conformance::options::PrefixChoice::Unstable;
+    let r = conformance::runner::run(opts).await.expect("the suite runs");
+    assert_eq!(ids(&r, Verdict::Pass), BTreeSet::new(), "{}", show(&r));
+    assert_eq!(
+        ids(&r, Verdict::Fail),
+        BTreeSet::from(["control/schedule-list-send".to_string()]),
+        "{}",
+        show(&r)
+    );
 }

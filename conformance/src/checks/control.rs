@@ -3,27 +3,36 @@
 //! Negative checks on a server that fails the control would pass vacuously, so they are then
 //! reported NOT-APPLICABLE instead.
 
-use crate::client::{segment, Client, Request};
+use crate::client::{segment, Request};
 use crate::context::Context;
 use crate::outcome::{CheckInfo, CheckResult, Verdict};
 use crate::provision::User;
 use crate::surface::Surface;
 use serde_json::{json, Value};
+use spec_model::types::Prefix;
 
 pub fn discovery_info() -> CheckInfo {
-    CheckInfo::new("control/versions-advertises-msc4140", "/versions lists org.matrix.msc4140 while the unstable prefix is served", &["DSC-1"])
+    CheckInfo::new(
+        "control/versions-advertises-msc4140",
+        "/versions lists org.matrix.msc4140 while the unstable prefix is served",
+        &["DSC-1"],
+    )
 }
 
 pub fn control_info() -> CheckInfo {
     CheckInfo::new(
         "control/schedule-list-send",
-        "positive control: schedule a message, see it listed, send it, see it finalised",
-        &["SCH-1", "SCH-3", "LST-1", "MGT-1", "MGT-3", "LST-2"],
+        "positive control: schedule a message, send it with the send action, see it in the room",
+        &["SCH-1", "SCH-3", "MGT-1", "MGT-3"],
     )
 }
 
 pub fn max_delay_info() -> CheckInfo {
-    CheckInfo::new("control/maximum-delay-at-most-a-month", "the maximum delay is at most a month", &["SCH-8"])
+    CheckInfo::new(
+        "control/maximum-delay-at-most-a-month",
+        "the maximum delay is at most a month",
+        &["SCH-8"],
+    )
 }
 
 /// A user with a room of their own.
@@ -46,9 +55,11 @@ pub async fn user_with_room(ctx: &Context, n: usize) -> Result<(Vec<User>, Strin
     Ok((users, room))
 }
 
+const CONTROL_BODY: &str = "msc4140 conformance";
+
 pub fn schedule_message(surface: &Surface, room: &str, txn: &str, delay: &str, token: &str) -> Request {
     let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", segment(room), segment(txn));
-    Request::put(path, json!({"msgtype": "m.text", "body": "msc4140 conformance"}))
+    Request::put(path, json!({"msgtype": "m.text", "body": CONTROL_BODY}))
         .query(surface.delay_param(), delay)
         .auth(token)
 }
@@ -57,10 +68,16 @@ pub fn manage(surface: &Surface, id: &str, action: &str, token: &str) -> Request
     Request::post(format!("{}/{}", surface.delayed(), segment(id)), json!({"action": action})).auth(token)
 }
 
-/// The ids in the `scheduled` list (or the bare unstable `delayed_events`).
-pub async fn scheduled_ids(client: &Client, surface: &Surface, token: &str) -> Result<Vec<String>, String> {
-    let a = client.call(&Request::get(format!("{}/scheduled", surface.delayed())).auth(token)).await.map_err(|e| e.to_string())?;
-    let list = a.body.get("scheduled").and_then(Value::as_array).ok_or_else(|| format!("GET scheduled: {}", a.short()))?;
+/// The ids of the user's scheduled events, from whichever list the server serves.
+pub async fn scheduled_ids(ctx: &Context, token: &str) -> Result<Vec<String>, String> {
+    let (path, key) = if ctx.lookups.scheduled || !ctx.lookups.bare {
+        (format!("{}/scheduled", ctx.surface.delayed()), "scheduled")
+    } else {
+        ("/_matrix/client/unstable/org.matrix.msc4140/delayed_events".to_string(), "delayed_events")
+    };
+    let a = ctx.client.call(&Request::get(&path).auth(token)).await.map_err(|e| e.to_string())?;
+    let list =
+        a.body.get(key).and_then(Value::as_array).ok_or_else(|| format!("GET {path}: {}", a.short()))?;
     Ok(list.iter().filter_map(|i| i.get("delay_id").and_then(Value::as_str).map(str::to_string)).collect())
 }
 
@@ -72,29 +89,32 @@ pub async fn positive_control(ctx: &Context) -> CheckResult {
         let token = users[0].access_token.clone();
         let s = &ctx.surface;
         let delay = (4 * ctx.unit_ms()).to_string();
-        let a = ctx.client.call(&schedule_message(s, &room, &format!("{}-control", ctx.run_id), &delay, &token)).await.map_err(|e| e.to_string())?;
+        let a = ctx
+            .client
+            .call(&schedule_message(s, &room, &format!("{}-control", ctx.run_id), &delay, &token))
+            .await
+            .map_err(|e| e.to_string())?;
         let Some(id) = a.body.get("delay_id").and_then(Value::as_str).map(str::to_string) else {
             return Err(format!("scheduling with `{}` answered {}", s.delay_param(), a.short()));
         };
-        let listed = scheduled_ids(&ctx.client, s, &token).await?;
-        if !listed.contains(&id) {
-            return Err(format!("{id} is not in GET scheduled: {listed:?}"));
-        }
         let a = ctx.client.call(&manage(s, &id, "send", &token)).await.map_err(|e| e.to_string())?;
         if a.status != 200 {
             return Err(format!("the send action answered {}", a.short()));
         }
-        let f = ctx.client.call(&Request::get(format!("{}/finalised", s.delayed())).auth(&token)).await.map_err(|e| e.to_string())?;
-        let item = f
-            .body
-            .get("finalised")
-            .and_then(Value::as_array)
-            .and_then(|l| l.iter().find(|i| i.pointer("/delayed_event/delay_id").and_then(Value::as_str) == Some(&id)).cloned());
+        let path = format!("/_matrix/client/v3/rooms/{}/messages", segment(&room));
+        let m = ctx
+            .client
+            .call(&Request::get(path).query("dir", "b").query("limit", "50").auth(&token))
+            .await
+            .map_err(|e| e.to_string())?;
         ctx.source.release(&users);
-        match item {
-            Some(i) if i["outcome"] == "send" && i["reason"] == "action" && i["event_id"].is_string() => Ok(()),
-            Some(i) => Err(format!("finalised item {i} (want outcome send, reason action, an event_id)")),
-            None => Err(format!("{id} is not in GET finalised after the send action: {}", f.short())),
+        let sent = m.body.get("chunk").and_then(Value::as_array).is_some_and(|c| {
+            c.iter().any(|e| e["type"] == "m.room.message" && e["content"]["body"] == CONTROL_BODY)
+        });
+        if sent {
+            Ok(())
+        } else {
+            Err(format!("after the send action the room does not hold the message: {}", m.short()))
         }
     }
     .await;
@@ -105,8 +125,50 @@ pub async fn positive_control(ctx: &Context) -> CheckResult {
     }
 }
 
-/// Learn the server's maximum delay from an over-long request (`None`: it accepted 400 days).
-pub async fn probe_max_delay(ctx: &Context) -> Result<Option<u64>, String> {
+/// Which lookup endpoints the server serves (200 to an authenticated GET).
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Lookups {
+    pub scheduled: bool,
+    pub finalised: bool,
+    pub bare: bool,
+}
+
+pub async fn probe_lookups(ctx: &Context) -> Result<Lookups, String> {
+    let users = ctx.source.take(&ctx.client, 1).await?;
+    let token = &users[0].access_token;
+    let served = |path: String| async move {
+        ctx.client.call(&Request::get(path).auth(token)).await.map(|a| a.status == 200).unwrap_or(false)
+    };
+    let lookups = Lookups {
+        scheduled: served(format!("{}/scheduled", ctx.surface.delayed())).await,
+        finalised: served(format!("{}/finalised", ctx.surface.delayed())).await,
+        bare: served("/_matrix/client/unstable/org.matrix.msc4140/delayed_events".to_string()).await,
+    };
+    ctx.source.release(&users);
+    Ok(lookups)
+}
+
+/// What an over-long (400-day) delay tells about the server's maximum (SCH-5).
+#[derive(Clone, Debug)]
+pub enum MaxDelay {
+    /// Accepted: no maximum at or below 400 days.
+    None,
+    /// Refused with a `max_delay` (stable or unstable name).
+    Reported { max: u64, answer: String, shape_ok: bool },
+    /// Refused without saying the maximum.
+    Unreported { answer: String },
+}
+
+impl MaxDelay {
+    pub fn known(&self) -> Option<u64> {
+        match self {
+            MaxDelay::Reported { max, .. } => Some(*max),
+            _ => None,
+        }
+    }
+}
+
+pub async fn probe_max_delay(ctx: &Context) -> Result<MaxDelay, String> {
     let (users, room) = user_with_room(ctx, 1).await?;
     let token = users[0].access_token.clone();
     let s = &ctx.surface;
@@ -116,14 +178,31 @@ pub async fn probe_max_delay(ctx: &Context) -> Result<Option<u64>, String> {
         .call(&schedule_message(s, &room, &format!("{}-maxprobe", ctx.run_id), &huge.to_string(), &token))
         .await
         .map_err(|e| e.to_string())?;
+    let (code_key, max_key, code) = match s.prefix {
+        Prefix::Stable => ("errcode", "max_delay", "M_MAX_DELAY_EXCEEDED"),
+        Prefix::Unstable => {
+            ("org.matrix.msc4140.errcode", "org.matrix.msc4140.max_delay", "M_MAX_DELAY_EXCEEDED")
+        }
+    };
     let result = match (a.status, a.body.get("delay_id").and_then(Value::as_str)) {
         (200, Some(id)) => {
             let _ = ctx.client.call(&manage(s, id, "cancel", &token)).await;
-            Ok(None)
+            Ok(MaxDelay::None)
         }
         (400, _) => {
-            let max = a.body.get("max_delay").or_else(|| a.body.get("org.matrix.msc4140.max_delay")).and_then(Value::as_u64);
-            max.map(Some).ok_or_else(|| format!("a 400-day delay was refused without `max_delay`: {}", a.short()))
+            let wrapped = s.prefix == Prefix::Stable || a.errcode() == Some("M_UNKNOWN");
+            let shape_ok = wrapped
+                && a.body.get(code_key).and_then(Value::as_str) == Some(code)
+                && a.body.get(max_key).is_some();
+            let max = a
+                .body
+                .get(max_key)
+                .or_else(|| a.body.get("max_delay"))
+                .or_else(|| a.body.get("org.matrix.msc4140.max_delay"));
+            Ok(match max.and_then(Value::as_u64) {
+                Some(max) => MaxDelay::Reported { max, answer: a.short(), shape_ok },
+                None => MaxDelay::Unreported { answer: a.short() },
+            })
         }
         _ => Err(format!("a 400-day delay answered {}", a.short())),
     };
@@ -131,12 +210,51 @@ pub async fn probe_max_delay(ctx: &Context) -> Result<Option<u64>, String> {
     result
 }
 
-pub fn max_delay_verdict(max: Option<u64>) -> CheckResult {
-    let info = max_delay_info();
+pub fn max_delay_shape_info(prefix: Prefix) -> CheckInfo {
+    let ids: &[&str] = if prefix == Prefix::Unstable { &["SCH-5", "UNS-2"] } else { &["SCH-5"] };
+    CheckInfo::new(
+        "control/over-long-delay-refused-with-max-delay",
+        "a delay over the maximum gets 400 M_MAX_DELAY_EXCEEDED with `max_delay`",
+        ids,
+    )
+}
+
+pub fn max_delay_verdicts(m: &MaxDelay, prefix: Prefix) -> [CheckResult; 2] {
     let month = 31 * 86_400_000u64;
-    match max {
-        Some(m) if m <= month => info.result(Verdict::Pass, format!("max_delay {m} ms"), 0),
-        Some(m) => info.result(Verdict::Fail, format!("max_delay {m} ms is more than a month ({month} ms)"), 0),
-        None => info.result(Verdict::Fail, "a delay of 400 days was accepted: no maximum", 0),
+    let shape = max_delay_shape_info(prefix);
+    let bound = max_delay_info();
+    match m {
+        MaxDelay::None => [
+            shape.result(
+                Verdict::NotApplicable,
+                "a 400-day delay was accepted: the server has no maximum (a MAY)",
+                0,
+            ),
+            bound.result(Verdict::Fail, "a delay of 400 days was accepted: no maximum of a month", 0),
+        ],
+        MaxDelay::Reported { max, answer, shape_ok } => [
+            if *shape_ok {
+                shape.result(Verdict::Pass, format!("max_delay {max} ms"), 0)
+            } else {
+                shape.result(Verdict::Fail, format!("a 400-day delay answered {answer}"), 0)
+            },
+            if *max <= month {
+                bound.result(Verdict::Pass, format!("max_delay {max} ms"), 0)
+            } else {
+                bound.result(
+                    Verdict::Fail,
+                    format!("max_delay {max} ms is more than a month ({month} ms)"),
+                    0,
+                )
+            },
+        ],
+        MaxDelay::Unreported { answer } => [
+            shape.result(Verdict::Fail, format!("a 400-day delay answered {answer}"), 0),
+            bound.result(
+                Verdict::NotApplicable,
+                "the server refused 400 days but did not say its maximum",
+                0,
+            ),
+        ],
     }
 }

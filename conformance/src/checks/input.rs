@@ -41,20 +41,118 @@ const INVALID: &[&str] = &["M_INVALID_PARAM"];
 const NOT_OBJECT: &[&str] = &["M_BAD_JSON", "M_NOT_JSON"];
 
 pub const ROWS: &[Row] = &[
-    Row { id: "input/negative-delay", title: "a negative delay is refused", requirements: &["SCH-9"], kind: RowKind::Delay("-5"), status: 400, errcodes: INVALID },
-    Row { id: "input/fractional-delay", title: "a fractional delay is refused", requirements: &["SCH-9"], kind: RowKind::Delay("1.5"), status: 400, errcodes: INVALID },
-    Row { id: "input/non-numeric-delay", title: "a non-numeric delay is refused", requirements: &["SCH-9"], kind: RowKind::Delay("soon"), status: 400, errcodes: INVALID },
-    Row { id: "input/exponent-delay", title: "a delay in exponent notation is refused", requirements: &["SCH-9"], kind: RowKind::Delay("1e3"), status: 400, errcodes: INVALID },
-    Row { id: "input/missing-action", title: "a management body without `action` is refused", requirements: &["MGT-2"], kind: RowKind::ManageBody("{}"), status: 400, errcodes: INVALID },
-    Row { id: "input/numeric-action", title: "a non-string `action` is refused", requirements: &["MGT-2"], kind: RowKind::ManageBody(r#"{"action": 5}"#), status: 400, errcodes: INVALID },
-    Row { id: "input/action-body-not-json", title: "a management body that is not JSON is refused", requirements: &["MGT-2"], kind: RowKind::ManageBody("send"), status: 400, errcodes: NOT_OBJECT },
-    Row { id: "input/action-body-array", title: "a management body that is a JSON array is refused", requirements: &["MGT-2"], kind: RowKind::ManageBody(r#"["send"]"#), status: 400, errcodes: NOT_OBJECT },
-    Row { id: "auth/schedule-without-token", title: "scheduling needs an access token", requirements: &["SEC-1"], kind: RowKind::Token { endpoint: Endpoint::Schedule, token: None }, status: 401, errcodes: &["M_MISSING_TOKEN"] },
-    Row { id: "auth/schedule-unknown-token", title: "scheduling with an unknown token is refused", requirements: &["SEC-1"], kind: RowKind::Token { endpoint: Endpoint::Schedule, token: Some("msc4140-not-a-token") }, status: 401, errcodes: &["M_UNKNOWN_TOKEN"] },
-    Row { id: "auth/manage-without-token", title: "managing needs an access token", requirements: &["SEC-1", "MGT-1"], kind: RowKind::Token { endpoint: Endpoint::Manage, token: None }, status: 401, errcodes: &["M_MISSING_TOKEN"] },
-    Row { id: "auth/manage-unknown-token", title: "managing with an unknown token is refused", requirements: &["SEC-1", "MGT-1"], kind: RowKind::Token { endpoint: Endpoint::Manage, token: Some("msc4140-not-a-token") }, status: 401, errcodes: &["M_UNKNOWN_TOKEN"] },
-    Row { id: "auth/scheduled-without-token", title: "listing scheduled events needs an access token", requirements: &["SEC-1"], kind: RowKind::Token { endpoint: Endpoint::Scheduled, token: None }, status: 401, errcodes: &["M_MISSING_TOKEN"] },
-    Row { id: "auth/finalised-without-token", title: "listing finalised events needs an access token", requirements: &["SEC-1"], kind: RowKind::Token { endpoint: Endpoint::Finalised, token: None }, status: 401, errcodes: &["M_MISSING_TOKEN"] },
+    Row {
+        id: "input/negative-delay",
+        title: "a negative delay is refused",
+        requirements: &["SCH-9"],
+        kind: RowKind::Delay("-5"),
+        status: 400,
+        errcodes: INVALID,
+    },
+    Row {
+        id: "input/fractional-delay",
+        title: "a fractional delay is refused",
+        requirements: &["SCH-9"],
+        kind: RowKind::Delay("1.5"),
+        status: 400,
+        errcodes: INVALID,
+    },
+    Row {
+        id: "input/non-numeric-delay",
+        title: "a non-numeric delay is refused",
+        requirements: &["SCH-9"],
+        kind: RowKind::Delay("soon"),
+        status: 400,
+        errcodes: INVALID,
+    },
+    Row {
+        id: "input/exponent-delay",
+        title: "a delay in exponent notation is refused",
+        requirements: &["SCH-9"],
+        kind: RowKind::Delay("1e3"),
+        status: 400,
+        errcodes: INVALID,
+    },
+    Row {
+        id: "input/missing-action",
+        title: "a management body without `action` is refused",
+        requirements: &["MGT-2"],
+        kind: RowKind::ManageBody("{}"),
+        status: 400,
+        errcodes: INVALID,
+    },
+    Row {
+        id: "input/numeric-action",
+        title: "a non-string `action` is refused",
+        requirements: &["MGT-2"],
+        kind: RowKind::ManageBody(r#"{"action": 5}"#),
+        status: 400,
+        errcodes: INVALID,
+    },
+    Row {
+        id: "input/action-body-not-json",
+        title: "a management body that is not JSON is refused",
+        requirements: &["MGT-2"],
+        kind: RowKind::ManageBody("send"),
+        status: 400,
+        errcodes: NOT_OBJECT,
+    },
+    Row {
+        id: "input/action-body-array",
+        title: "a management body that is a JSON array is refused",
+        requirements: &["MGT-2"],
+        kind: RowKind::ManageBody(r#"["send"]"#),
+        status: 400,
+        errcodes: NOT_OBJECT,
+    },
+    Row {
+        id: "auth/schedule-without-token",
+        title: "scheduling needs an access token",
+        requirements: &["SEC-1"],
+        kind: RowKind::Token { endpoint: Endpoint::Schedule, token: None },
+        status: 401,
+        errcodes: &["M_MISSING_TOKEN"],
+    },
+    Row {
+        id: "auth/schedule-unknown-token",
+        title: "scheduling with an unknown token is refused",
+        requirements: &["SEC-1"],
+        kind: RowKind::Token { endpoint: Endpoint::Schedule, token: Some("msc4140-not-a-token") },
+        status: 401,
+        errcodes: &["M_UNKNOWN_TOKEN"],
+    },
+    Row {
+        id: "auth/manage-without-token",
+        title: "managing needs an access token",
+        requirements: &["SEC-1", "MGT-1"],
+        kind: RowKind::Token { endpoint: Endpoint::Manage, token: None },
+        status: 401,
+        errcodes: &["M_MISSING_TOKEN"],
+    },
+    Row {
+        id: "auth/manage-unknown-token",
+        title: "managing with an unknown token is refused",
+        requirements: &["SEC-1", "MGT-1"],
+        kind: RowKind::Token { endpoint: Endpoint::Manage, token: Some("msc4140-not-a-token") },
+        status: 401,
+        errcodes: &["M_UNKNOWN_TOKEN"],
+    },
+    Row {
+        id: "auth/scheduled-without-token",
+        title: "listing scheduled events needs an access token",
+        requirements: &["SEC-1"],
+        kind: RowKind::Token { endpoint: Endpoint::Scheduled, token: None },
+        status: 401,
+        errcodes: &["M_MISSING_TOKEN"],
+    },
+    Row {
+        id: "auth/finalised-without-token",
+        title: "listing finalised events needs an access token",
+        requirements: &["SEC-1"],
+        kind: RowKind::Token { endpoint: Endpoint::Finalised, token: None },
+        status: 401,
+        errcodes: &["M_MISSING_TOKEN"],
+    },
 ];
 
 pub fn row_info(r: &Row) -> CheckInfo {
@@ -85,14 +183,20 @@ async fn row_outcome(ctx: &Context, row: &Row) -> Result<(), Outcome> {
     // A scheduled event to aim management at, and to show that nothing changed afterwards.
     let long = (120 * ctx.unit_ms()).to_string();
     let txn = format!("{}-{}", ctx.run_id, row.id.replace('/', "-"));
-    let a = ctx.client.call(&schedule_message(s, &room, &txn, &long, &token)).await.map_err(|e| Outcome::Error(e.to_string()))?;
+    let a = ctx
+        .client
+        .call(&schedule_message(s, &room, &txn, &long, &token))
+        .await
+        .map_err(|e| Outcome::Error(e.to_string()))?;
     let Some(id) = a.body.get("delay_id").and_then(Value::as_str).map(str::to_string) else {
         return Err(Outcome::Error(format!("scheduling the target event: {}", a.short())));
     };
-    let before = scheduled_ids(&ctx.client, s, &token).await.map_err(Outcome::Error)?;
+    let before = scheduled_ids(ctx, &token).await.map_err(Outcome::Error)?;
     let req = match row.kind {
         RowKind::Delay(d) => schedule_message(s, &room, &format!("{txn}-bad"), d, &token),
-        RowKind::ManageBody(b) => Request::post(format!("{}/{}", s.delayed(), segment(&id)), Value::Null).raw(b).auth(&token),
+        RowKind::ManageBody(b) => {
+            Request::post(format!("{}/{}", s.delayed(), segment(&id)), Value::Null).raw(b).auth(&token)
+        }
         RowKind::Token { endpoint, token: bad } => {
             let mut r = match endpoint {
                 Endpoint::Schedule => schedule_message(s, &room, &format!("{txn}-bad"), "1000", ""),
@@ -107,13 +211,20 @@ async fn row_outcome(ctx: &Context, row: &Row) -> Result<(), Outcome> {
     let answer = ctx.client.send(&req).await.map_err(|e| Outcome::Error(e.to_string()))?;
     let code = answer.errcode().unwrap_or("");
     let verdict = if answer.status != row.status || !row.errcodes.contains(&code) {
-        Err(Outcome::Fail(format!("answered {}; want {} with errcode {}", answer.short(), row.status, row.errcodes.join(" or "))))
+        Err(Outcome::Fail(format!(
+            "answered {}; want {} with errcode {}",
+            answer.short(),
+            row.status,
+            row.errcodes.join(" or ")
+        )))
     } else {
-        let after = scheduled_ids(&ctx.client, s, &token).await.map_err(Outcome::Error)?;
+        let after = scheduled_ids(ctx, &token).await.map_err(Outcome::Error)?;
         if after == before {
             Ok(())
         } else {
-            Err(Outcome::Fail(format!("refused, but the scheduled list changed from {before:?} to {after:?}")))
+            Err(Outcome::Fail(format!(
+                "refused, but the scheduled list changed from {before:?} to {after:?}"
+            )))
         }
     };
     let _ = ctx.client.call(&manage(s, &id, "cancel", &token)).await;
@@ -122,15 +233,27 @@ async fn row_outcome(ctx: &Context, row: &Row) -> Result<(), Outcome> {
 }
 
 pub fn ordinary_send_info() -> CheckInfo {
-    CheckInfo::new("input/no-delay-is-an-ordinary-send", "without `delay` the request is an ordinary send", &["SCH-1"])
+    CheckInfo::new(
+        "input/no-delay-is-an-ordinary-send",
+        "without `delay` the request is an ordinary send",
+        &["SCH-1"],
+    )
 }
 
 pub fn unique_ids_info() -> CheckInfo {
-    CheckInfo::new("input/delay-ids-unique", "delay ids are distinct and never `scheduled` or `finalised`", &["SCH-4"])
+    CheckInfo::new(
+        "input/delay-ids-unique",
+        "delay ids are distinct and never `scheduled` or `finalised`",
+        &["SCH-4"],
+    )
 }
 
 pub fn isolation_info() -> CheckInfo {
-    CheckInfo::new("input/lists-only-own-events", "another user's lists never show my delayed events", &["LST-4", "SEC-2"])
+    CheckInfo::new(
+        "input/lists-only-own-events",
+        "another user's lists never show my delayed events",
+        &["LST-4", "SEC-2"],
+    )
 }
 
 pub async fn ordinary_send(ctx: &Context) -> CheckResult {
@@ -139,9 +262,14 @@ pub async fn ordinary_send(ctx: &Context) -> CheckResult {
     let r: Result<(), String> = async {
         let (users, room) = user_with_room(ctx, 1).await?;
         let token = &users[0].access_token;
-        let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}-plain", segment(&room), ctx.run_id);
-        let a = ctx.client.call(&Request::put(path, json!({"msgtype": "m.text", "body": "plain"})).auth(token)).await.map_err(|e| e.to_string())?;
-        let listed = scheduled_ids(&ctx.client, &ctx.surface, token).await?;
+        let path =
+            format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}-plain", segment(&room), ctx.run_id);
+        let a = ctx
+            .client
+            .call(&Request::put(path, json!({"msgtype": "m.text", "body": "plain"})).auth(token))
+            .await
+            .map_err(|e| e.to_string())?;
+        let listed = scheduled_ids(ctx, token).await?;
         ctx.source.release(&users);
         if a.status != 200 || !a.body["event_id"].is_string() || a.body.get("delay_id").is_some() {
             return Err(format!("answered {} (want 200 with an event_id and no delay_id)", a.short()));
@@ -164,7 +292,17 @@ pub async fn unique_ids(ctx: &Context) -> CheckResult {
         for (i, u) in users.iter().enumerate() {
             for n in 0..5 {
                 let txn = format!("{}-uniq-{i}-{n}", ctx.run_id);
-                let a = ctx.client.call(&schedule_message(&ctx.surface, &room, &txn, &(120 * ctx.unit_ms()).to_string(), &u.access_token)).await.map_err(|e| e.to_string())?;
+                let a = ctx
+                    .client
+                    .call(&schedule_message(
+                        &ctx.surface,
+                        &room,
+                        &txn,
+                        &(120 * ctx.unit_ms()).to_string(),
+                        &u.access_token,
+                    ))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 match a.body.get("delay_id").and_then(Value::as_str) {
                     Some(id) => ids.push((id.to_string(), u.access_token.clone())),
                     None => return Err(format!("scheduling answered {}", a.short())),
@@ -200,21 +338,41 @@ pub async fn isolation(ctx: &Context) -> CheckResult {
         let mut mine = Vec::new();
         for (n, action) in ["cancel", ""].iter().enumerate() {
             let txn = format!("{}-iso-{n}", ctx.run_id);
-            let a = ctx.client.call(&schedule_message(&ctx.surface, &room, &txn, &(120 * ctx.unit_ms()).to_string(), a_tok)).await.map_err(|e| e.to_string())?;
+            let a = ctx
+                .client
+                .call(&schedule_message(&ctx.surface, &room, &txn, &(120 * ctx.unit_ms()).to_string(), a_tok))
+                .await
+                .map_err(|e| e.to_string())?;
             let id = a.body.get("delay_id").and_then(Value::as_str).ok_or_else(|| a.short())?.to_string();
             if !action.is_empty() {
-                ctx.client.call(&manage(&ctx.surface, &id, action, a_tok)).await.map_err(|e| e.to_string())?;
+                ctx.client
+                    .call(&manage(&ctx.surface, &id, action, a_tok))
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             mine.push(id);
         }
         let mut seen = Vec::new();
-        for list in ["scheduled", "finalised"] {
-            let b = ctx.client.call(&Request::get(format!("{}/{list}", ctx.surface.delayed())).auth(b_tok)).await.map_err(|e| e.to_string())?;
+        let l = ctx.lookups;
+        let mut lists = Vec::new();
+        if l.scheduled {
+            lists.push(format!("{}/scheduled", ctx.surface.delayed()));
+        }
+        if l.finalised {
+            lists.push(format!("{}/finalised", ctx.surface.delayed()));
+        }
+        if l.bare {
+            lists.push("/_matrix/client/unstable/org.matrix.msc4140/delayed_events".to_string());
+        }
+        for list in lists {
+            let b = ctx.client.call(&Request::get(&list).auth(b_tok)).await.map_err(|e| e.to_string())?;
             if b.status != 200 {
                 return Err(format!("GET {list} as the other user answered {}", b.short()));
             }
             let text = b.body.to_string();
-            seen.extend(mine.iter().filter(|id| text.contains(id.as_str())).map(|id| format!("{id} in {list}")));
+            seen.extend(
+                mine.iter().filter(|id| text.contains(id.as_str())).map(|id| format!("{id} in {list}")),
+            );
         }
         let _ = ctx.client.call(&manage(&ctx.surface, &mine[1], "cancel", a_tok)).await;
         ctx.source.release(&users);

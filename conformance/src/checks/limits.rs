@@ -9,11 +9,19 @@ use crate::outcome::{CheckInfo, CheckResult, Verdict};
 use serde_json::Value;
 
 pub fn scheduling_info() -> CheckInfo {
-    CheckInfo::new("limits/scheduling-is-rate-limited", "a burst of scheduling requests meets 429 M_LIMIT_EXCEEDED", &["SCH-6", "SEC-3"])
+    CheckInfo::new(
+        "limits/scheduling-is-rate-limited",
+        "a burst of scheduling requests meets 429 M_LIMIT_EXCEEDED",
+        &["SCH-6", "SEC-3"],
+    )
 }
 
 pub fn management_info() -> CheckInfo {
-    CheckInfo::new("limits/management-is-rate-limited", "a burst of management requests meets 429 M_LIMIT_EXCEEDED", &["MGT-6", "SEC-3"])
+    CheckInfo::new(
+        "limits/management-is-rate-limited",
+        "a burst of management requests meets 429 M_LIMIT_EXCEEDED",
+        &["MGT-6", "SEC-3"],
+    )
 }
 
 fn limited(a: &Answer) -> Option<Result<(), String>> {
@@ -37,7 +45,11 @@ pub async fn scheduling(ctx: &Context) -> CheckResult {
         let mut outcome = Err(format!("no 429 within {} scheduling requests", ctx.opts.burst));
         for n in 0..ctx.opts.burst {
             let txn = format!("{}-burst-{n}", ctx.run_id);
-            let a = ctx.client.send(&schedule_message(&ctx.surface, &room, &txn, &long, &token)).await.map_err(|e| e.to_string())?;
+            let a = ctx
+                .client
+                .send(&schedule_message(&ctx.surface, &room, &txn, &long, &token))
+                .await
+                .map_err(|e| e.to_string())?;
             if let Some(verdict) = limited(&a) {
                 outcome = verdict.map(|()| format!("429 after {n} requests in {} ms", ctx.client.now() - t));
                 break;
@@ -65,11 +77,19 @@ pub async fn management(ctx: &Context) -> CheckResult {
         let token = users[0].access_token.clone();
         let long = (120 * ctx.unit_ms()).to_string();
         let txn = format!("{}-mgmt-burst", ctx.run_id);
-        let a = ctx.client.call(&schedule_message(&ctx.surface, &room, &txn, &long, &token)).await.map_err(|e| e.to_string())?;
+        let a = ctx
+            .client
+            .call(&schedule_message(&ctx.surface, &room, &txn, &long, &token))
+            .await
+            .map_err(|e| e.to_string())?;
         let id = a.body.get("delay_id").and_then(Value::as_str).ok_or_else(|| a.short())?.to_string();
         let mut outcome = Err(format!("no 429 within {} restart requests", ctx.opts.burst));
         for n in 0..ctx.opts.burst {
-            let a = ctx.client.send(&manage(&ctx.surface, &id, "restart", &token)).await.map_err(|e| e.to_string())?;
+            let a = ctx
+                .client
+                .send(&manage(&ctx.surface, &id, "restart", &token))
+                .await
+                .map_err(|e| e.to_string())?;
             if let Some(verdict) = limited(&a) {
                 outcome = verdict.map(|()| format!("429 after {n} requests in {} ms", ctx.client.now() - t));
                 break;

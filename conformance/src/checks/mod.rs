@@ -65,6 +65,14 @@ pub fn all(doc: &Document) -> Vec<Check> {
         })
         .collect();
     out.extend(input::ROWS.iter().map(Check::Row));
-    out.extend([Check::OrdinarySend, Check::UniqueIds, Check::Isolation, Check::RaceActions, Check::RaceTimer, Check::SchedulingLimit, Check::ManagementLimit]);
+    out.extend([
+        Check::OrdinarySend,
+        Check::UniqueIds,
+        Check::Isolation,
+        Check::RaceActions,
+        Check::RaceTimer,
+        Check::SchedulingLimit,
+        Check::ManagementLimit,
+    ]);
     out
 }

@@ -2,6 +2,7 @@
 //! operations run against the server in fresh rooms, model time units become real delays, and
 //! every answer is judged by `lockstep` (so the server's own allowed choices never fail it).
 
+use crate::checks::control::MaxDelay;
 use crate::context::Context;
 use crate::outcome::{CheckInfo, CheckResult, Verdict};
 use crate::scenario::{Scenario, Stop};
@@ -30,7 +31,10 @@ fn slug(s: &str) -> String {
 pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, String> {
     let rl = wcfg.rate_limits;
     if rl.scheduling.is_some() || rl.management.is_some() || rl.sending.is_some() || rl.lookups.is_some() {
-        return Err("the trace needs the model's tiny rate-limit windows; rate limits are checked by `limits/`".into());
+        return Err(
+            "the trace needs the model's tiny rate-limit windows; rate limits are checked by `limits/`"
+                .into(),
+        );
     }
     if wcfg.retention.max_age_ms < u64::MAX && w.requirements.iter().all(|r| r == "LST-5") {
         return Err("the trace needs a retention of milliseconds; a server's (7 days / 1000 recommended) is not observable in a run".into());
@@ -42,9 +46,12 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
             Op::Schedule { delay: DelayParam::Ms(n), user, room, kind, content, txn } if n > 0 => {
                 let over_max = wcfg.max_delay_ms.is_some_and(|m| n as u64 > m);
                 let real = if over_max {
-                    match ctx.max_delay_ms {
-                        Some(max) => max + unit,
-                        None => return Err("the server accepted a 400-day delay: it has no maximum (SCH-5 is a MAY)".into()),
+                    match &ctx.max_delay {
+                        MaxDelay::Reported { max, .. } => max + unit,
+                        MaxDelay::None => return Err("the server accepted a 400-day delay: it has no maximum (SCH-5 is a MAY)".into()),
+                        MaxDelay::Unreported { .. } => {
+                            return Err("the server did not report its maximum delay (see control/over-long-delay-refused-with-max-delay)".into())
+                        }
                     }
                 } else {
                     n as u64 * unit
@@ -56,7 +63,8 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
         ops.push(op);
     }
     if w.requirements.iter().any(|r| r == "SCH-7") {
-        let (Some(model_limit), Some(limit)) = (wcfg.max_outstanding_per_user, ctx.opts.max_outstanding) else {
+        let (Some(model_limit), Some(limit)) = (wcfg.max_outstanding_per_user, ctx.opts.max_outstanding)
+        else {
             return Err("the server's outstanding limit is unknown (pass --max-outstanding N if it has one; SCH-7 is a MAY)".into());
         };
         // Fill up to the server's limit with long delays (cancelled at the end), then the trace.
@@ -64,8 +72,9 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
             return Err("unexpected SCH-7 trace".into());
         };
         let pad = limit.saturating_sub(model_limit) as usize;
-        let filler = Op::Schedule { user, room, kind, content, delay: DelayParam::Ms((60 * unit) as i64), txn: None };
-        ops.splice(0..0, std::iter::repeat_n(filler, pad));
+        let filler =
+            Op::Schedule { user, room, kind, content, delay: DelayParam::Ms((60 * unit) as i64), txn: None };
+        ops.splice(0..0, std::iter::repeat(filler).take(pad));
     }
     Ok(ops)
 }
