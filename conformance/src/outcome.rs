@@ -69,6 +69,10 @@ pub struct CheckResult {
     pub id: String,
     pub title: String,
     pub requirements: Vec<String>,
+    /// Requirements the check exercises on the way without being about them (coverage only).
+    pub also_covers: Vec<String>,
+    /// On a failure that names what it breaks, those ids (else empty: all of `requirements`).
+    pub broken: Vec<String>,
     pub level: Level,
     pub verdict: Verdict,
     pub detail: String,
@@ -81,13 +85,29 @@ pub struct CheckInfo {
     pub id: String,
     pub title: String,
     pub requirements: Vec<String>,
+    pub also_covers: Vec<String>,
     pub level: Level,
 }
 
 impl CheckInfo {
     pub fn new(id: &str, title: &str, requirements: &[&str]) -> Self {
         let requirements: Vec<String> = requirements.iter().map(|s| s.to_string()).collect();
-        CheckInfo { id: id.into(), title: title.into(), level: Level::of(&requirements), requirements }
+        CheckInfo {
+            id: id.into(),
+            title: title.into(),
+            level: Level::of(&requirements),
+            requirements,
+            also_covers: Vec::new(),
+        }
+    }
+
+    pub fn also(mut self, ids: &[&str]) -> Self {
+        for id in ids {
+            if !self.requirements.iter().chain(&self.also_covers).any(|r| r == id) {
+                self.also_covers.push(id.to_string());
+            }
+        }
+        self
     }
 
     /// A failure message may start with the ids it breaks (`SRV-1/SRV-9: ...`) when they are not
@@ -97,6 +117,7 @@ impl CheckInfo {
         let detail = detail.into();
         let mut requirements = self.requirements.clone();
         let mut level = self.level;
+        let mut named = Vec::new();
         if verdict == Verdict::Fail {
             let known = catalogue();
             let head = detail.split_once(": ").map_or("", |(h, _)| h);
@@ -104,6 +125,7 @@ impl CheckInfo {
                 head.split('/').filter(|id| known.iter().any(|r| r.id == *id)).map(str::to_string).collect();
             if !broken.is_empty() {
                 level = Level::of(&broken);
+                named.clone_from(&broken);
                 for id in broken {
                     if !requirements.contains(&id) {
                         requirements.push(id);
@@ -116,6 +138,8 @@ impl CheckInfo {
             title: self.title.clone(),
             level,
             requirements,
+            also_covers: self.also_covers.clone(),
+            broken: named,
             verdict,
             detail,
             millis,

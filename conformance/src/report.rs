@@ -195,11 +195,19 @@ impl Report {
             "\n## Requirement coverage\n\n| requirement | level | checks | verdict |\n|---|---|---|---|"
         );
         for req in catalogue() {
-            let covering: Vec<&CheckResult> =
-                self.results.iter().filter(|r| r.requirements.contains(&req.id)).collect();
+            let covering: Vec<&CheckResult> = self
+                .results
+                .iter()
+                .filter(|r| r.requirements.contains(&req.id) || r.also_covers.contains(&req.id))
+                .collect();
+            // A failure counts against the ids it names, or else against the check's own.
+            let fails = |r: &&CheckResult| {
+                r.verdict == Verdict::Fail
+                    && (r.broken.contains(&req.id) || r.broken.is_empty() && r.requirements.contains(&req.id))
+            };
             let verdict = if covering.is_empty() {
                 "not covered"
-            } else if covering.iter().any(|r| r.verdict == Verdict::Fail) {
+            } else if covering.iter().any(fails) {
                 "FAIL"
             } else if covering.iter().any(|r| r.verdict == Verdict::Error) {
                 "ERROR"

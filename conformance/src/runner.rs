@@ -118,11 +118,8 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     while let Some(joined) = set.join_next().await {
         let (i, r) = joined.map_err(|e| format!("a check panicked: {e}"))?;
         let line = crate::report::line(&r);
-        if progress.is_hidden() {
-            if r.verdict != Verdict::Pass {
-                eprintln!("{line}");
-            }
-        } else {
+        // Without a terminal the summary lists every non-pass; live lines would repeat it.
+        if !progress.is_hidden() {
             if r.verdict != Verdict::Pass {
                 progress.println(line);
             }

@@ -136,3 +136,41 @@ async fn a_server_without_the_feature_gets_no_pass_at_all() {
         show(&r)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_provisioned_users_from_a_file_work_too() {
+    let url = serve(Settings::default()).await;
+    let http = reqwest::Client::new();
+    let mut users = Vec::new();
+    for i in 0..4 {
+        let body = serde_json::json!({"username": format!("pool{i}"), "password": "pw", "auth": {"type": "m.login.dummy"}});
+        let r: serde_json::Value = http
+            .post(format!("{url}/_matrix/client/v3/register"))
+            .json(&body)
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("json");
+        users.push(serde_json::json!({"user_id": r["user_id"], "access_token": r["access_token"]}));
+    }
+    let file = std::env::temp_dir().join(format!("msc4140-users-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_string(&users).expect("json")).expect("write users file");
+    let path = file.to_string_lossy().to_string();
+    let opts = <Options as clap::Parser>::parse_from([
+        "msc4140-conformance",
+        "--homeserver",
+        &url,
+        "--users",
+        &path,
+        "--quiet",
+        "--max-outstanding",
+        "100",
+        "--skip",
+        "limits/",
+    ]);
+    let r = conformance::runner::run(opts).await.expect("the suite runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(ids(&r, Verdict::Fail).is_empty() && ids(&r, Verdict::Error).is_empty(), "{}", show(&r));
+}

@@ -12,7 +12,20 @@ use spec_model::op::{DelayParam, Op};
 
 pub fn info(w: &Witness) -> CheckInfo {
     let refs: Vec<&str> = w.requirements.iter().map(String::as_str).collect();
-    CheckInfo::new(&format!("model/{}", slug(&w.property)), &w.property, &refs)
+    // Every scenario sends content (SCH-2), drains its timers (SRV-1, SRV-9) and judges the
+    // rooms (SRV-7, SRV-8); its operations exercise their endpoints' rules.
+    let mut also = vec!["SCH-2", "SRV-1", "SRV-7", "SRV-8", "SRV-9"];
+    for op in w.ops() {
+        also.extend(match op {
+            Op::Manage { .. } => &["MGT-1", "MGT-9"][..],
+            Op::ListScheduled { .. } => &["LST-1", "LST-4"][..],
+            Op::ListFinalised { .. } => &["LST-2", "LST-4"][..],
+            Op::ListScheduledBare { .. } => &["LST-6"][..],
+            Op::Sync { .. } => &["PSH-1"][..],
+            _ => &[][..],
+        });
+    }
+    CheckInfo::new(&format!("model/{}", slug(&w.property)), &w.property, &refs).also(&also)
 }
 
 fn slug(s: &str) -> String {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run the MSC4140 conformance suite against a throwaway local Synapse on loopback.
+#
+#   conformance/synapse/run-synapse.sh [suite flags...]      e.g. --markdown synapse.md
+#
+# SYNAPSE_VENV     virtualenv to use or create (default: target/synapse-venv)
+# SYNAPSE_VERSION  pip version pin when creating it (default: the newest matrix-synapse)
+# SYNAPSE_PORT     loopback port (default: 8448)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+venv=${SYNAPSE_VENV:-$root/target/synapse-venv}
+port=${SYNAPSE_PORT:-8448}
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import synapse' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "matrix-synapse${SYNAPSE_VERSION:+==$SYNAPSE_VERSION}"
+fi
+work=$(mktemp -d)
+trap 'kill "${pid:-0}" 2>/dev/null || true; wait "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+"$venv/bin/python" -m synapse.app.homeserver --server-name localhost \
+  --config-path "$work/homeserver.yaml" --generate-config --report-stats=no >/dev/null
+# Replace the generated listeners and key servers with ours (loopback only, no federation).
+python3 - "$work/homeserver.yaml" "$root/conformance/synapse/overrides.yaml" "$port" <<'PY'
+import re, sys
+path, overrides, port = sys.argv[1], sys.argv[2], sys.argv[3]
+text = open(path).read()
+text = re.sub(r"listeners:\n(?:[ ]{2,}.*\n)+", "", text)
+text = re.sub(r"trusted_key_servers:\n(?:[ ]{2,}.*\n)+", "", text)
+text += "\n" + open(overrides).read().replace("port: 8448", "port: " + port)
+open(path, "w").write(text)
+PY
+secret=$(sed -n 's/^registration_shared_secret: "\(.*\)"$/\1/p' "$work/homeserver.yaml")
+(cd "$work" && exec "$venv/bin/python" -m synapse.app.homeserver --config-path "$work/homeserver.yaml") \
+  >"$work/synapse.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$port/_matrix/client/versions" >/dev/null && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/synapse.out"; exit 2; }
+  sleep 0.5
+done
+version=$("$venv/bin/python" -c 'import synapse; print(synapse.__version__)')
+echo "Synapse $version on http://127.0.0.1:$port" >&2
+cd "$root"
+cargo run --release -q -p conformance -- --homeserver "http://127.0.0.1:$port" \
+  --register "shared-secret:$secret" "$@"
