@@ -134,7 +134,7 @@ impl<'a> Scenario<'a> {
         if let Some(q) = model["query"].as_object() {
             for (k, v) in q {
                 let v = v.as_str().unwrap_or_default();
-                let user = op_user(op).map_or(0, |u| u.0);
+                let user = op.user().map_or(0, |u| u.0);
                 let v = match v {
                     "$next_batch" => {
                         let list =
@@ -444,23 +444,6 @@ impl<'a> Scenario<'a> {
         }
         timing::check_scenario(self).await?;
         self.observe_rooms().await
-    }
-}
-
-fn op_user(op: &Op) -> Option<UserId> {
-    match *op {
-        Op::Schedule { user, .. }
-        | Op::Manage { user, .. }
-        | Op::SendMessage { user, .. }
-        | Op::SendState { user, .. }
-        | Op::SetPower { user, .. }
-        | Op::Join { user, .. }
-        | Op::Leave { user, .. }
-        | Op::ListScheduled { user, .. }
-        | Op::ListScheduledBare { user }
-        | Op::ListFinalised { user, .. }
-        | Op::Sync { user, .. } => Some(user),
-        _ => None,
     }
 }
 

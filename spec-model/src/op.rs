@@ -118,4 +118,35 @@ impl Op {
     pub fn is_internal(&self) -> bool {
         matches!(self, Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain)
     }
+
+    /// The client making the request (`None` for server steps).
+    pub fn user(&self) -> Option<UserId> {
+        match *self {
+            Op::Schedule { user, .. }
+            | Op::Manage { user, .. }
+            | Op::SendMessage { user, .. }
+            | Op::SendState { user, .. }
+            | Op::SetPower { user, .. }
+            | Op::Join { user, .. }
+            | Op::Leave { user, .. }
+            | Op::ListScheduled { user, .. }
+            | Op::ListScheduledBare { user }
+            | Op::ListFinalised { user, .. }
+            | Op::Sync { user, .. } => Some(user),
+            Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => None,
+        }
+    }
+
+    /// The room a request names, if any.
+    pub fn room(&self) -> Option<RoomId> {
+        match *self {
+            Op::Schedule { room, .. }
+            | Op::SendMessage { room, .. }
+            | Op::SendState { room, .. }
+            | Op::SetPower { room, .. }
+            | Op::Join { room, .. }
+            | Op::Leave { room, .. } => Some(room),
+            _ => None,
+        }
+    }
 }

@@ -20,7 +20,7 @@ pub fn step(cfg: &Config, state: &State, op: &Op) -> Option<(State, Step)> {
     if !op.is_internal() && state.phase == Phase::Drain {
         return None;
     }
-    if let Some(user) = op_user(op) {
+    if let Some(user) = op.user() {
         if user.0 as usize >= state.users.len() {
             return None;
         }
@@ -29,23 +29,6 @@ pub fn step(cfg: &Config, state: &State, op: &Op) -> Option<(State, Step)> {
     let reply = t.apply(op)?;
     t.apply_retention();
     Some((t.s, Step { reply, effects: t.effects }))
-}
-
-fn op_user(op: &Op) -> Option<UserId> {
-    match *op {
-        Op::Schedule { user, .. }
-        | Op::Manage { user, .. }
-        | Op::SendMessage { user, .. }
-        | Op::SendState { user, .. }
-        | Op::SetPower { user, .. }
-        | Op::Join { user, .. }
-        | Op::Leave { user, .. }
-        | Op::ListScheduled { user, .. }
-        | Op::ListScheduledBare { user }
-        | Op::ListFinalised { user, .. }
-        | Op::Sync { user, .. } => Some(user),
-        Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => None,
-    }
 }
 
 /// Delayed events the model covers: messages and `m.rtc.member` state. Delayed membership and

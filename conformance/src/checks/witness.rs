@@ -99,8 +99,8 @@ pub async fn run(ctx: &Context, w: &Witness, wcfg: &Config) -> CheckResult {
         Ok(ops) => ops,
         Err(why) => return info.result(Verdict::NotApplicable, why, 0),
     };
-    let users = ops.iter().filter_map(user_of).map(|u| u + 1).max().unwrap_or(1).max(1);
-    let rooms = ops.iter().filter_map(room_of).map(|r| r + 1).max().unwrap_or(1).max(1);
+    let users = ops.iter().filter_map(Op::user).map(|u| u.0 + 1).max().unwrap_or(1);
+    let rooms = ops.iter().filter_map(Op::room).map(|r| r.0 + 1).max().unwrap_or(1);
     let tag = slug(&w.property).chars().take(24).collect::<String>();
     let mut sc = match Scenario::setup(ctx, users, rooms, &tag).await {
         Ok(sc) => sc,
@@ -135,14 +135,4 @@ async fn drive(ctx: &Context, sc: &mut Scenario<'_>, ops: &[Op]) -> crate::scena
         }
     }
     sc.finish(4 * unit).await
-}
-
-fn user_of(op: &Op) -> Option<u8> {
-    let v = serde_json::to_value(op).ok()?;
-    v.get("user").and_then(serde_json::Value::as_u64).map(|u| u as u8)
-}
-
-fn room_of(op: &Op) -> Option<u8> {
-    let v = serde_json::to_value(op).ok()?;
-    v.get("room").and_then(serde_json::Value::as_u64).map(|r| r as u8)
 }
