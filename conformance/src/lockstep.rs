@@ -15,7 +15,7 @@ use crate::names::Names;
 use serde_json::{Map, Value};
 use spec_model::config::{Config, Decisions};
 use spec_model::judge::{page_allowed, Keyed};
-use spec_model::op::{DelayRef, Op};
+use spec_model::op::{DelayRef, From as ListFrom, Op};
 use spec_model::reply::{FinalisedItem, Reply, ScheduledItem};
 use spec_model::state::{Cursor, State, Status};
 use spec_model::types::{DelayId, Outcome};
@@ -42,6 +42,8 @@ pub struct Judge {
     /// The server may forget any finalised record at once (a declared retention of 0), not only
     /// those a lookup or `/sync` returned.
     pub forget_any: bool,
+    /// Users are reused across scenarios, so pages may hold only other scenarios' events.
+    pub reused_users: bool,
 }
 
 impl Judge {
@@ -65,7 +67,7 @@ impl Judge {
         }
         let start = State::new(users, rooms);
         let candidates = (0..configs.len()).map(|i| (i, start.clone())).collect();
-        Judge { configs, candidates, slack_ms: 0, forget_any: false }
+        Judge { configs, candidates, slack_ms: 0, forget_any: false, reused_users: false }
     }
 
     /// One candidate (for reading what is certain, e.g. the number of delayed events so far).
@@ -100,6 +102,7 @@ impl Judge {
                 settle(cfg, st, horizon).into_iter().flat_map(|b| discarded_variants(b, op, self.forget_any))
             {
                 let Some(at) = advance_to(cfg, &before, seen.start) else { continue };
+                let op = &if self.reused_users { continue_or_restart(&at, op) } else { *op };
                 let Some((mut after, step)) = spec_model::step(cfg, &at, op) else { continue };
                 let forget = Forget { any: self.forget_any, before: &at };
                 match matches(cfg, op, &step.reply, seen, names, &forget, &mut after) {
@@ -136,6 +139,10 @@ impl Judge {
 
     pub fn forgetting_if(self, forget_any: bool) -> Judge {
         Judge { forget_any, ..self }
+    }
+
+    pub fn reusing_users(self, reused_users: bool) -> Judge {
+        Judge { reused_users, ..self }
     }
 
     /// Add `other`'s candidates (another explanation of the same history, e.g. another order of
@@ -240,6 +247,25 @@ fn discard_all(after: &mut State, ids: &[DelayId]) {
     }
 }
 
+/// A page that held only other scenarios' events (reused users) gives the server's token but no
+/// model cursor: the next page is, for this scenario's events, a walk from the start.
+fn continue_or_restart(st: &State, op: &Op) -> Op {
+    let cursor = |u: spec_model::types::UserId, finalised: bool| {
+        st.users
+            .get(u.0 as usize)
+            .and_then(|s| if finalised { s.finalised_cursor } else { s.scheduled_cursor })
+    };
+    match *op {
+        Op::ListScheduled { user, from: ListFrom::LastNextBatch } if cursor(user, false).is_none() => {
+            Op::ListScheduled { user, from: ListFrom::Start }
+        }
+        Op::ListFinalised { user, from: ListFrom::LastNextBatch } if cursor(user, true).is_none() => {
+            Op::ListFinalised { user, from: ListFrom::Start }
+        }
+        other => other,
+    }
+}
+
 fn advance_to(cfg: &Config, st: &State, t: u64) -> Option<State> {
     if st.now >= t {
         return Some(st.clone());
@@ -272,8 +298,8 @@ fn matches(
                 st.record(id).filter(|d| d.is_scheduled()).map(|d| (d.due(), scheduled_json(id, st)))
             })?;
             judge_page(&keyed, &page, &observed, "scheduled")?;
-            let cursor = page.next.then(|| page.last_cursor()).flatten();
-            after.users[user.0 as usize].scheduled_cursor = cursor;
+            let kept = forget.before.users[user.0 as usize].scheduled_cursor;
+            after.users[user.0 as usize].scheduled_cursor = page.cursor(kept);
             Ok(())
         }
         (Op::ListFinalised { user, .. }, Reply::Finalised { items, .. }) => {
@@ -298,8 +324,8 @@ fn matches(
             let keyed: Vec<Keyed> = all.into_iter().filter(|k| !dropped.contains(&k.1)).collect();
             judge_page(&keyed, &page, &observed, "finalised")?;
             discard_all(after, &dropped);
-            let cursor = page.next.then(|| page.last_cursor()).flatten();
-            after.users[user.0 as usize].finalised_cursor = cursor;
+            let kept = forget.before.users[user.0 as usize].finalised_cursor;
+            after.users[user.0 as usize].finalised_cursor = page.cursor(kept);
             Ok(())
         }
         (Op::ListScheduledBare { .. }, Reply::BareScheduled(items)) => {
@@ -357,8 +383,14 @@ struct Page {
 }
 
 impl Page {
-    fn last_cursor(&self) -> Option<Cursor> {
-        self.items.last().map(|&(key, id)| Cursor::After { key, id })
+    /// Where the walk stands after this page: after its last item; where it stood (`kept`) when
+    /// the page held only other scenarios' events; nowhere at the end.
+    fn cursor(&self, kept: Option<Cursor>) -> Option<Cursor> {
+        match self.items.last() {
+            _ if !self.next => None,
+            Some(&(key, id)) => Some(Cursor::After { key, id }),
+            None => kept,
+        }
     }
 }
 

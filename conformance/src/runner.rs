@@ -116,7 +116,8 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     }
     let mut results: Vec<(usize, CheckResult)> = Vec::new();
     while let Some(joined) = set.join_next().await {
-        let (i, r) = joined.map_err(|e| format!("a check panicked: {e}"))?;
+        let (i, mut r) = joined.map_err(|e| format!("a check panicked: {e}"))?;
+        surface_coverage(&mut r, prefix, ctx.lookups);
         let line = crate::report::line(&r);
         // Without a terminal the summary lists every non-pass; live lines would repeat it.
         if !progress.is_hidden() {
@@ -134,6 +135,33 @@ pub async fn run(opts: Options) -> Result<Report, String> {
         report.push(r);
     }
     Ok(report.finish(epoch, surface_name(prefix)))
+}
+
+/// What a check exercised because of the surface it ran on: the unstable names (UNS-1) and error
+/// shapes (UNS-2..4) it judged, and finalised items' timestamps (LST-8) when it read finalised
+/// lists. For the coverage matrix only.
+fn surface_coverage(r: &mut CheckResult, prefix: Prefix, lookups: control::Lookups) {
+    let mut add = |id: &str| {
+        if !r.requirements.iter().chain(&r.also_covers).any(|x| x == id) {
+            r.also_covers.push(id.to_string());
+        }
+    };
+    let model = r.id.starts_with("model/");
+    if prefix == Prefix::Unstable {
+        add("UNS-1");
+        let own = r.requirements.clone();
+        for (req, uns) in [("SCH-5", "UNS-2"), ("SCH-7", "UNS-3")] {
+            if model && own.iter().any(|x| x == req) {
+                add(uns);
+            }
+        }
+        if model && lookups.finalised && own.iter().any(|x| x == "SRV-4") {
+            add("UNS-4");
+        }
+    }
+    if model && lookups.finalised {
+        add("LST-8");
+    }
 }
 
 fn surface_name(p: Prefix) -> &'static str {

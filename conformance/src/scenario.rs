@@ -76,7 +76,8 @@ impl<'a> Scenario<'a> {
             ctx,
             names: Names::new(people, room_ids, txn_prefix),
             judge: Judge::new(ctx.model_config(), users, rooms, ctx.opts.strict)
-                .forgetting_if(ctx.opts.retention_ms == 0),
+                .forgetting_if(ctx.opts.retention_ms == 0)
+                .reusing_users(ctx.source.reuses_users()),
             arms: BTreeMap::new(),
             next_batch: BTreeMap::new(),
             since: BTreeMap::new(),
@@ -104,7 +105,23 @@ impl<'a> Scenario<'a> {
         delayed + self.ordinary.iter().filter(|o| **o == (sender, kind, content)).count()
     }
 
-    pub fn release(&self) {
+    /// Cancel whatever this scenario may have left scheduled (best effort: a scenario that stopped
+    /// at a failure must not leave reused users at their outstanding limit), then give the
+    /// users back.
+    pub async fn release(&self) {
+        for id in self.judge.any().ids() {
+            if self.judge.finalised(id) == Some(true) {
+                continue;
+            }
+            let (Some(real), Some(owner)) = (
+                self.names.real_delay(id),
+                self.judge.any().record(id).and_then(|d| self.names.users.get(d.owner.0 as usize)),
+            ) else {
+                continue;
+            };
+            let req = crate::checks::control::manage(&self.ctx.surface, real, "cancel", &owner.access_token);
+            let _ = self.ctx.client.send(&req).await;
+        }
         self.ctx.source.release(&self.names.users);
     }
 
@@ -297,6 +314,26 @@ impl<'a> Scenario<'a> {
             tokio::time::sleep(Duration::from_millis(pause)).await;
             pause = (pause * 2).min(250);
         }
+    }
+
+    /// Follow every pagination the server left open (`next_batch` given) to its last page.
+    pub async fn finish_walks(&mut self) -> Result<()> {
+        let open: Vec<(u8, &'static str)> = self.next_batch.keys().copied().collect();
+        for (user, list) in open {
+            for _ in 0..100 {
+                if !self.next_batch.contains_key(&(user, list)) {
+                    break;
+                }
+                let from = ListFrom::LastNextBatch;
+                let op = if list == "finalised" {
+                    Op::ListFinalised { user: UserId(user), from }
+                } else {
+                    Op::ListScheduled { user: UserId(user), from }
+                };
+                self.client_op(&op).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The request that shows whether a timer fired: the finalised list when the server has one,

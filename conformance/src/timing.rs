@@ -37,6 +37,11 @@ pub async fn check_scenario(sc: &mut Scenario<'_>) -> Result<()> {
     let seen: Vec<(DelayId, Value, u64)> =
         sc.finalised_seen.iter().map(|(id, (v, at))| (*id, v.clone(), *at)).collect();
     for (id, item, seen_at) in seen {
+        if !item.get("origin_server_ts").is_some_and(serde_json::Value::is_u64) {
+            return Err(Stop::Fail(format!(
+                "LST-8: the finalised item of {id} has no origin_server_ts: {item}"
+            )));
+        }
         let by_timer = item.get("reason").and_then(Value::as_str) == Some("delay");
         let sent = item.get("outcome").and_then(Value::as_str) == Some("send");
         if by_timer && sent {

@@ -170,7 +170,10 @@ async fn pre_provisioned_users_from_a_file_work_too() {
         "--skip",
         "limits/",
     ]);
-    let r = conformance::runner::run(opts).await.expect("the suite runs");
+    // Twice: the second run meets the first one's history (finalised records on every page).
+    for _ in 0..2 {
+        let r = conformance::runner::run(opts.clone()).await.expect("the suite runs");
+        assert!(ids(&r, Verdict::Fail).is_empty() && ids(&r, Verdict::Error).is_empty(), "{}", show(&r));
+    }
     let _ = std::fs::remove_file(&file);
-    assert!(ids(&r, Verdict::Fail).is_empty() && ids(&r, Verdict::Error).is_empty(), "{}", show(&r));
 }

@@ -35,8 +35,22 @@ fn limited(a: &Answer) -> Option<Result<(), String>> {
     })
 }
 
+/// A burst leaves its user rate limited, which would disturb the checks that reuse it next.
+fn reused(ctx: &Context, info: &CheckInfo) -> Option<CheckResult> {
+    ctx.source.reuses_users().then(|| {
+        info.result(
+            Verdict::NotApplicable,
+            "a burst would leave a reused user (--users) rate limited for later checks",
+            0,
+        )
+    })
+}
+
 pub async fn scheduling(ctx: &Context) -> CheckResult {
     let info = scheduling_info();
+    if let Some(na) = reused(ctx, &info) {
+        return na;
+    }
     let t = ctx.client.now();
     let r: Result<String, String> = async {
         let (users, room) = user_with_room(ctx, 1).await?;
@@ -71,6 +85,9 @@ pub async fn scheduling(ctx: &Context) -> CheckResult {
 
 pub async fn management(ctx: &Context) -> CheckResult {
     let info = management_info();
+    if let Some(na) = reused(ctx, &info) {
+        return na;
+    }
     let t = ctx.client.now();
     let r: Result<String, String> = async {
         let (users, room) = user_with_room(ctx, 1).await?;

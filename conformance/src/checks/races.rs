@@ -58,7 +58,7 @@ async fn race(
     let r = async {
         let mut sc = Scenario::setup(ctx, 1, 1, &info.id.replace('/', "-")).await?;
         let out = run_race(ctx, &mut sc, units, lead_ms, actions, bystander).await;
-        sc.release();
+        sc.release().await;
         out
     }
     .await;

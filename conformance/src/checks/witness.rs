@@ -8,7 +8,8 @@ use crate::outcome::{CheckInfo, CheckResult, Verdict};
 use crate::scenario::{Scenario, Stop};
 use crate::witnesses::Witness;
 use spec_model::config::Config;
-use spec_model::op::{DelayParam, Op};
+use spec_model::op::{DelayParam, DelayRef, Op};
+use spec_model::types::DelayId;
 
 pub fn info(w: &Witness) -> CheckInfo {
     let refs: Vec<&str> = w.requirements.iter().map(String::as_str).collect();
@@ -76,6 +77,11 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
         ops.push(op);
     }
     if w.requirements.iter().any(|r| r == "SCH-7") {
+        if ctx.source.reuses_users() {
+            return Err(
+                "needs users with no outstanding delayed events; with --users the count is unknown".into()
+            );
+        }
         let (Some(model_limit), Some(limit)) = (wcfg.max_outstanding_per_user, ctx.opts.max_outstanding)
         else {
             return Err("the server's outstanding limit is unknown (pass --max-outstanding N if it has one; SCH-7 is a MAY)".into());
@@ -87,9 +93,44 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
         let pad = limit.saturating_sub(model_limit) as usize;
         let filler =
             Op::Schedule { user, room, kind, content, delay: DelayParam::Ms((60 * unit) as i64), txn: None };
-        ops.splice(0..0, std::iter::repeat(filler).take(pad));
+        ops = prepend(vec![filler; pad], pad, ops);
+    }
+    if w.requirements.iter().any(|r| r == "LST-3" || r == "LST-7") {
+        // Enough events that a server's own page size (10 recommended) gives several pages.
+        let Some(Op::Schedule { user, room, kind, content, .. }) = ops.first().copied() else {
+            return Err("unexpected pagination trace".into());
+        };
+        let filler =
+            Op::Schedule { user, room, kind, content, delay: DelayParam::Ms((60 * unit) as i64), txn: None };
+        let mut fill = vec![filler; PAGE_FILL];
+        if ops.iter().any(|op| matches!(op, Op::ListFinalised { .. })) {
+            let cancels = (0..PAGE_FILL).map(|i| Op::Manage {
+                user,
+                delay: DelayRef::Issued(DelayId(i as u16)),
+                action: spec_model::types::Action::Cancel,
+            });
+            fill.extend(cancels);
+        }
+        ops = prepend(fill, PAGE_FILL, ops);
     }
     Ok(ops)
+}
+
+/// Extra events the pagination traces start with.
+pub const PAGE_FILL: usize = 20;
+
+/// `fill` (which schedules `ids` delayed events) before `ops`, whose delay ids move up by `ids`.
+fn prepend(fill: Vec<Op>, ids: usize, ops: Vec<Op>) -> Vec<Op> {
+    let shift = |d: DelayId| DelayId(d.0 + ids as u16);
+    let moved = ops.into_iter().map(|op| match op {
+        Op::Manage { user, delay: DelayRef::Issued(d), action } => {
+            Op::Manage { user, delay: DelayRef::Issued(shift(d)), action }
+        }
+        Op::Fire { delay } => Op::Fire { delay: shift(delay) },
+        Op::Discard { delay } => Op::Discard { delay: shift(delay) },
+        other => other,
+    });
+    fill.into_iter().chain(moved).collect()
 }
 
 pub async fn run(ctx: &Context, w: &Witness, wcfg: &Config) -> CheckResult {
@@ -107,7 +148,7 @@ pub async fn run(ctx: &Context, w: &Witness, wcfg: &Config) -> CheckResult {
         Err(Stop::Fail(m) | Stop::Error(m)) => return info.result(Verdict::Error, format!("setup: {m}"), 0),
     };
     let outcome = drive(ctx, &mut sc, &ops).await;
-    sc.release();
+    sc.release().await;
     let millis = ctx.client.now() - started;
     match outcome {
         Ok(()) => info.result(Verdict::Pass, sc.notes.join("; "), millis),
@@ -134,5 +175,7 @@ async fn drive(ctx: &Context, sc: &mut Scenario<'_>, ops: &[Op]) -> crate::scena
             }
         }
     }
+    // LST-3: a walk the trace began is followed to its last page.
+    sc.finish_walks().await?;
     sc.finish(4 * unit).await
 }
