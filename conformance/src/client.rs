@@ -28,10 +28,6 @@ impl Answer {
     pub fn errcode(&self) -> Option<&str> {
         self.body.get("errcode").and_then(Value::as_str)
     }
-    /// The MSC4140 code on either surface (UNS-2..4 wrap it in `M_UNKNOWN`).
-    pub fn msc_errcode(&self) -> Option<&str> {
-        self.body.get("org.matrix.msc4140.errcode").and_then(Value::as_str).or_else(|| self.errcode())
-    }
     pub fn short(&self) -> String {
         let body = self.raw.clone().unwrap_or_else(|| self.body.to_string());
         let body: String = body.chars().take(300).collect();

@@ -83,13 +83,6 @@ impl Judge {
         &self.configs[0]
     }
 
-    /// Which DECIDED choices still explain the server (for the report).
-    pub fn decisions_left(&self) -> Vec<Decisions> {
-        let mut d: Vec<Decisions> = self.candidates.iter().map(|(i, _)| self.configs[*i].decisions).collect();
-        d.dedup();
-        d
-    }
-
     /// Judge the answer to `op`. `Err` explains the mismatch; the candidates are then unchanged.
     pub fn observe(&mut self, op: &Op, seen: &Observation, names: &Names) -> Result<(), String> {
         let horizon = seen.end.saturating_add(self.slack_ms);
@@ -166,10 +159,6 @@ impl Judge {
         }
         self.candidates = kept;
         true
-    }
-
-    pub fn candidate_count(&self) -> usize {
-        self.candidates.len()
     }
 
     /// Whether `id` is finalised in every candidate (`Some(true)`), in none, or undecided.

@@ -229,20 +229,23 @@ impl<'a> Scenario<'a> {
         let seen =
             Observation { status: answer.status, body: &answer.body, start: answer.start, end: answer.end };
         if let Err(why) = self.judge.observe(op, &seen, &self.names) {
-            // A server that forgets finalised events at once answers 404 where the model expects
-            // 200 or 409: that is MGT-8 under the declared retention, whatever the trace is about.
+            // A server that forgets finalised events at once answers 404 to management where the
+            // model expects 200 or 409: that is MGT-8 under the declared retention, whatever the
+            // trace is about. A lookup missing them keeps its own verdict, with the hint.
             let mut forgetful = self.judge.forgetting();
             let what = format!("{} {} answered {}", req.method, req.path, answer.short());
-            return Err(Stop::Fail(
-                if !self.judge.forget_any && forgetful.observe(op, &seen, &self.names).is_ok() {
-                    format!(
-                    "MGT-8: {what}, which the model allows only if finalised events are forgotten at once (not declared: --retention-ms {})",
-                    self.ctx.opts.retention_ms
-                )
-                } else {
-                    format!("{what}; {why}")
-                },
-            ));
+            let forgetting_explains =
+                !self.judge.forget_any && forgetful.observe(op, &seen, &self.names).is_ok();
+            let retention = self.ctx.opts.retention_ms;
+            return Err(Stop::Fail(match (forgetting_explains, op) {
+                (true, Op::Manage { .. }) => format!(
+                    "MGT-8: {what}, which the model allows only if finalised events are forgotten at once (not declared: --retention-ms {retention})"
+                ),
+                (true, _) => format!(
+                    "{what}; {why} (it would be allowed if the server forgot finalised events at once, --retention-ms 0)"
+                ),
+                (false, _) => format!("{what}; {why}"),
+            }));
         }
         self.after(op, &answer);
         Ok(Some(answer))
