@@ -71,20 +71,26 @@ impl Source {
                 }
                 Ok(out)
             }
-            Source::Pool { users, taken } => loop {
-                {
-                    let mut t = taken.lock().map_err(|_| "user pool poisoned".to_string())?;
-                    let free: Vec<usize> = (0..users.len()).filter(|&i| !t[i]).take(n).collect();
-                    if free.len() == n {
-                        free.iter().for_each(|&i| t[i] = true);
-                        return Ok(free.iter().map(|&i| users[i].clone()).collect());
+            Source::Pool { users, taken } => {
+                let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+                loop {
+                    {
+                        let mut t = taken.lock().map_err(|_| "user pool poisoned".to_string())?;
+                        let free: Vec<usize> = (0..users.len()).filter(|&i| !t[i]).take(n).collect();
+                        if free.len() == n {
+                            free.iter().for_each(|&i| t[i] = true);
+                            return Ok(free.iter().map(|&i| users[i].clone()).collect());
+                        }
+                        if users.len() < n {
+                            return Err(format!("a scenario needs {n} users; the file has {}", users.len()));
+                        }
                     }
-                    if users.len() < n {
-                        return Err(format!("a scenario needs {n} users; the file has {}", users.len()));
+                    if std::time::Instant::now() > give_up {
+                        return Err(format!("no {n} free users in the pool for 120 s (a check kept them)"));
                     }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            },
+            }
         }
     }
 

@@ -40,7 +40,7 @@ pub struct Scenario<'a> {
     /// Real `next_batch` tokens per (model user, list) and `/sync` tokens per model user.
     next_batch: BTreeMap<(u8, &'static str), String>,
     since: BTreeMap<u8, String>,
-    /// The last finalised item the server showed for each id, and when.
+    /// The first finalised item the server showed for each id, and when that answer ended.
     pub finalised_seen: BTreeMap<DelayId, (Value, u64)>,
     /// Notes for the report (e.g. a step the server made pointless).
     pub notes: Vec<String>,
@@ -52,6 +52,31 @@ impl<'a> Scenario<'a> {
     /// Users (the first creates every room) and rooms every user has joined: the model's start.
     pub async fn setup(ctx: &'a Context, users: u8, rooms: u8, tag: &str) -> Result<Scenario<'a>> {
         let people = ctx.source.take(&ctx.client, users as usize).await.map_err(Stop::Error)?;
+        let room_ids = match Self::rooms(ctx, &people, rooms, tag).await {
+            Ok(r) => r,
+            Err(e) => {
+                ctx.source.release(&people);
+                return Err(e);
+            }
+        };
+        let txn_prefix = format!("{}-{tag}-", ctx.run_id);
+        Ok(Scenario {
+            ctx,
+            names: Names::new(people, room_ids, txn_prefix),
+            judge: Judge::new(ctx.model_config(), users, rooms, ctx.opts.strict)
+                .forgetting_if(ctx.opts.retention_ms == 0)
+                .reusing_users(ctx.source.reuses_users()),
+            arms: BTreeMap::new(),
+            next_batch: BTreeMap::new(),
+            since: BTreeMap::new(),
+            finalised_seen: BTreeMap::new(),
+            notes: Vec::new(),
+            ordinary: Vec::new(),
+        })
+    }
+
+    /// Rooms created by the first user, joined by the others.
+    async fn rooms(ctx: &Context, people: &[User], rooms: u8, tag: &str) -> Result<Vec<String>> {
         let mut room_ids = Vec::new();
         for r in 0..rooms {
             let body = json!({"preset": "public_chat", "name": format!("msc4140 conformance {tag} r{r}")});
@@ -71,20 +96,7 @@ impl<'a> Scenario<'a> {
             }
             room_ids.push(id.to_string());
         }
-        let txn_prefix = format!("{}-{tag}-", ctx.run_id);
-        Ok(Scenario {
-            ctx,
-            names: Names::new(people, room_ids, txn_prefix),
-            judge: Judge::new(ctx.model_config(), users, rooms, ctx.opts.strict)
-                .forgetting_if(ctx.opts.retention_ms == 0)
-                .reusing_users(ctx.source.reuses_users()),
-            arms: BTreeMap::new(),
-            next_batch: BTreeMap::new(),
-            since: BTreeMap::new(),
-            finalised_seen: BTreeMap::new(),
-            notes: Vec::new(),
-            ordinary: Vec::new(),
-        })
+        Ok(room_ids)
     }
 
     /// How many sends (delayed ones reported sent, ordinary ones answered 200) could have put an
