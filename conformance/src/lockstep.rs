@@ -565,6 +565,7 @@ mod tests {
     fn schedule(judge: &mut Judge, names: &mut Names, real: &str, txn: u8, at: u64) {
         let op = Op::Schedule {
             user: UserId(0),
+            device: Default::default(),
             room: RoomId(0),
             kind: EventKind::message(),
             content: ContentId(0),

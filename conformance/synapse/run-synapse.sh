@@ -16,8 +16,9 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import synapse' 2>/de
 fi
 work=$(mktemp -d)
 trap 'kill "${pid:-0}" 2>/dev/null || true; wait "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$venv/bin/python" -m synapse.app.homeserver --server-name localhost \
-  --config-path "$work/homeserver.yaml" --generate-config --report-stats=no >/dev/null
+# --data-directory: Synapse puts its database and log in the current directory otherwise.
+(cd "$work" && "$venv/bin/python" -m synapse.app.homeserver --server-name localhost \
+  --config-path "$work/homeserver.yaml" --data-directory "$work" --generate-config --report-stats=no >/dev/null)
 # Replace the generated listeners and key servers with ours (loopback only, no federation).
 python3 - "$work/homeserver.yaml" "$root/conformance/synapse/overrides.yaml" "$port" <<'PY'
 import re, sys

@@ -38,7 +38,7 @@ const NOT_APPLICABLE: &[&str] = &[
     "model/lst-5-finalised-record-expires-by-age",
     "model/mgt-6-management-rate-limited",
     "model/sch-6-scheduling-rate-limited",
-    "model/srv-6-ordinary-send-rate-limited-after-delayed-events-fired",
+    "model/srv-6-insertion-refused-by-the-sending-limit-cancel-error-m-limit-exceeded",
 ];
 
 async fn passes_everything(settings: Settings, prefix: &str) {

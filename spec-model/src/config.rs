@@ -18,8 +18,9 @@ pub struct RateLimits {
     pub scheduling: Option<Window>,
     pub management: Option<Window>,
     pub lookups: Option<Window>,
-    /// Ordinary sends are refused past it; delayed events firing are counted against it but never
-    /// refused or deferred (DECIDED, see docs/model.md: a hang-up must not be lost or late).
+    /// Every event entering a room on a user's behalf counts against it: ordinary sends and the
+    /// `send` action are answered 429 past it, a delayed event firing past it is finalised with
+    /// `M_LIMIT_EXCEEDED` and not retried (SRV-6 CLARIFIED).
     pub sending: Option<Window>,
 }
 
@@ -99,10 +100,13 @@ pub enum Mutant {
     SyncIgnoresSince,
     /// The timer never fires a restarted event (breaks liveness: eventually finalised).
     RestartStopsTimer,
+    /// A firing delayed event is counted against the sending budget but never refused (breaks
+    /// SRV-6: the behaviour the catalogue no longer allows).
+    FiringIgnoresSendBudget,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 17] = [
+    pub const ALL: [Mutant; 18] = [
         Mutant::FireEarly,
         Mutant::RestartFinalised,
         Mutant::ResendOnRetry,
@@ -120,6 +124,7 @@ impl Mutant {
         Mutant::OffsetTokens,
         Mutant::SyncIgnoresSince,
         Mutant::RestartStopsTimer,
+        Mutant::FiringIgnoresSendBudget,
     ];
 }
 

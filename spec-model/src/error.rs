@@ -14,6 +14,9 @@ pub enum ErrCode {
     NotFound,
     #[serde(rename = "M_INVALID_PARAM")]
     InvalidParam,
+    /// MGT-2 CLARIFIED: a missing `action` (`M_INVALID_PARAM` is allowed too, see `judge`).
+    #[serde(rename = "M_MISSING_PARAM")]
+    MissingParam,
     #[serde(rename = "M_LIMIT_EXCEEDED")]
     LimitExceeded,
     /// 409 for a conflicting action on a finalised event (MGT-8).
@@ -33,6 +36,7 @@ impl ErrCode {
             ErrCode::Forbidden => "M_FORBIDDEN",
             ErrCode::NotFound => "M_NOT_FOUND",
             ErrCode::InvalidParam => "M_INVALID_PARAM",
+            ErrCode::MissingParam => "M_MISSING_PARAM",
             ErrCode::LimitExceeded => "M_LIMIT_EXCEEDED",
             ErrCode::Unknown => "M_UNKNOWN",
             ErrCode::MaxDelayExceeded => "M_MAX_DELAY_EXCEEDED",
@@ -54,6 +58,7 @@ impl ErrCode {
             ErrCode::Forbidden => "You are not allowed to send this event.",
             ErrCode::NotFound => "No such delayed event.",
             ErrCode::InvalidParam => "Invalid parameter.",
+            ErrCode::MissingParam => "Missing parameter.",
             ErrCode::LimitExceeded => "Too many requests.",
             ErrCode::Unknown => "The delayed event was already finalised differently.",
             ErrCode::MaxDelayExceeded => "The requested delay exceeds the allowed maximum.",
@@ -90,6 +95,9 @@ impl MatrixError {
     }
     pub const fn invalid_param() -> Self {
         Self::new(400, ErrCode::InvalidParam)
+    }
+    pub const fn missing_param() -> Self {
+        Self::new(400, ErrCode::MissingParam)
     }
     pub const fn conflict() -> Self {
         Self::new(409, ErrCode::Unknown)
@@ -135,6 +143,7 @@ mod tests {
     use super::*;
 
     // covers: SCH-5 UNS-2
+    // Would catch: `max_delay` under the stable name on the unstable surface, or an unwrapped code.
     #[test]
     fn max_delay_shape_per_prefix() {
         let e = MatrixError::max_delay_exceeded(86_400_000);
@@ -150,6 +159,7 @@ mod tests {
     }
 
     // covers: SCH-7 UNS-3 SRV-4 UNS-4
+    // Would catch: MSC codes unwrapped on the unstable surface, or standard codes wrapped.
     #[test]
     fn msc_codes_wrap_only_on_unstable() {
         for e in [MatrixError::max_delayed_events(), MatrixError::cancelled_by_state_update()] {

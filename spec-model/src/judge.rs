@@ -10,7 +10,14 @@
 //! - LST-7 DECIDED: ties in the sort key are broken by `delay_id`; with `strict == false` any tie
 //!   order is accepted.
 
+use crate::error::ErrCode;
 use crate::types::DelayId;
+
+/// MGT-2 CLARIFIED: the codes a server may answer where the model answers `code` (a missing
+/// `action` is `M_MISSING_PARAM` in the model, `M_INVALID_PARAM` is allowed too).
+pub fn errcode_allowed(code: ErrCode, got: &str) -> bool {
+    got == code.as_str() || (code == ErrCode::MissingParam && got == ErrCode::InvalidParam.as_str())
+}
 
 /// One list item as a black-box checker sees it: its sort key and id (already mapped to model ids).
 pub type Keyed = (u64, DelayId);
@@ -83,6 +90,7 @@ mod tests {
     }
 
     // covers: LST-3
+    // Would catch: a judge accepting a page that skips the first item or lacks `next_batch` mid-walk.
     #[test]
     fn any_page_size_is_allowed_but_order_and_next_batch_are_not_optional() {
         let remaining = [k(1, 0), k(2, 1), k(3, 2)];
@@ -95,6 +103,7 @@ mod tests {
     }
 
     // covers: LST-7
+    // Would catch: a judge accepting swapped ties under `--strict`, or an id outside the list at a tied key.
     #[test]
     fn tie_order_is_free_unless_strict() {
         let remaining = [k(5, 0), k(5, 1), k(6, 2)];
@@ -107,7 +116,19 @@ mod tests {
         assert!(!page_allowed(&remaining, &[k(5, 9)], true, false), "an id not in the list, tied key");
     }
 
+    // covers: MGT-2
+    // Would catch: a judge that refuses `M_INVALID_PARAM` for a missing action, or accepts it for
+    // other errors.
+    #[test]
+    fn a_missing_action_may_be_either_code() {
+        assert!(errcode_allowed(ErrCode::MissingParam, "M_MISSING_PARAM"));
+        assert!(errcode_allowed(ErrCode::MissingParam, "M_INVALID_PARAM"));
+        assert!(!errcode_allowed(ErrCode::MissingParam, "M_BAD_JSON"));
+        assert!(!errcode_allowed(ErrCode::InvalidParam, "M_MISSING_PARAM"));
+    }
+
     // covers: LST-5 PSH-3
+    // Would catch: a judge accepting a missing record that was never returned, or a reordered list.
     #[test]
     fn finalised_may_miss_only_droppable_records() {
         let model = [k(9, 2), k(8, 1), k(7, 0)];

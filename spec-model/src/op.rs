@@ -3,7 +3,7 @@
 //! record), which are where the text allows several behaviours.
 
 use crate::power::PowerChange;
-use crate::types::{Action, ContentId, DelayId, EventKind, RoomId, TxnId, UserId};
+use crate::types::{Action, ContentId, DelayId, DeviceId, EventKind, RoomId, TxnId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The `delay` query parameter as a client may send it (SCH-1, SCH-9).
@@ -33,9 +33,12 @@ pub enum From {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     /// `PUT /rooms/{room}/send/{type}/{txn}?delay=` or `PUT /rooms/{room}/state/{type}/{key}?delay=`
-    /// (SCH-1). `txn` is present exactly for the send endpoint.
+    /// (SCH-1). `txn` is present exactly for the send endpoint; `device` is the access token's
+    /// device, the scope of `txn` (SCH-10).
     Schedule {
         user: UserId,
+        #[serde(default)]
+        device: DeviceId,
         room: RoomId,
         kind: EventKind,
         content: ContentId,
@@ -51,6 +54,8 @@ pub enum Op {
     /// An ordinary `PUT /rooms/{room}/send/m.room.message/{txn}`.
     SendMessage {
         user: UserId,
+        #[serde(default)]
+        device: DeviceId,
         room: RoomId,
         content: ContentId,
         txn: TxnId,

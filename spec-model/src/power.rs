@@ -57,14 +57,19 @@ impl PowerLevels {
     }
 
     /// The simplified auth rule for a power-level change by `by` (who must already be allowed to
-    /// send `m.room.power_levels`): nobody grants or takes more than their own level, and nobody
-    /// changes another user who is at or above their own level.
+    /// send `m.room.power_levels`): as in the room-version rules, only changed values are judged;
+    /// nobody grants or takes more than their own level, and nobody changes another user who is at
+    /// or above their own level. Setting a value to what it already is changes nothing and is
+    /// always allowed.
     pub fn change(&self, by: UserId, change: PowerChange) -> Result<PowerLevels, MatrixError> {
         let own = self.user_level(by);
         let mut next = self.clone();
         let (old, new) = match change {
             PowerChange::User(target, level) => {
                 let old = self.user_level(target);
+                if old == level {
+                    return Ok(next);
+                }
                 if target != by && old >= own {
                     return Err(MatrixError::forbidden());
                 }
@@ -73,6 +78,9 @@ impl PowerLevels {
             }
             PowerChange::Event(t, level) => {
                 let old = self.events.get(&t).copied();
+                if old == Some(level) {
+                    return Ok(next);
+                }
                 next.events.insert(t, level);
                 (old.unwrap_or(i64::MIN), level)
             }
@@ -89,6 +97,9 @@ impl PowerLevels {
                 (self.users_default, level)
             }
         };
+        if old == new {
+            return Ok(self.clone());
+        }
         if old > own || new > own {
             return Err(MatrixError::forbidden());
         }
@@ -101,6 +112,7 @@ mod tests {
     use super::*;
 
     // covers: SRV-2
+    // Would catch: state allowed at `users_default`, or a raised level not taking effect.
     #[test]
     fn defaults_let_members_talk_but_not_set_state() {
         let pl = PowerLevels::created_by(UserId(0));
@@ -121,5 +133,23 @@ mod tests {
         assert!(pl.change(UserId(1), PowerChange::User(UserId(1), 60)).is_err());
         assert!(pl.change(UserId(1), PowerChange::User(UserId(0), 0)).is_err());
         assert!(pl.change(UserId(1), PowerChange::StateDefault(40)).is_ok());
+    }
+
+    // covers: SRV-2
+    // Would catch: a rule that judges unchanged values (the model refused re-sending the admin's
+    // level 100 by a level-50 user, which the room-version rules and the server allow).
+    #[test]
+    fn unchanged_values_are_not_judged() {
+        let pl = PowerLevels::created_by(UserId(0))
+            .change(UserId(0), PowerChange::User(UserId(1), 50))
+            .expect("admin may raise");
+        for same in [
+            PowerChange::User(UserId(0), 100),
+            PowerChange::Event(EventType::PowerLevels, 100),
+            PowerChange::StateDefault(50),
+        ] {
+            assert_eq!(pl.change(UserId(1), same), Ok(pl.clone()), "{same:?}");
+        }
+        assert!(pl.change(UserId(1), PowerChange::User(UserId(0), 99)).is_err(), "a changed value still is");
     }
 }

@@ -6,7 +6,7 @@ use crate::config::{Config, SyncShape};
 use crate::op::{DelayParam, DelayRef, From, Op};
 use crate::reply::{FinalisedItem, Reply, RoomEvent, ScheduledItem};
 use crate::state::Cursor;
-use crate::types::{ContentId, Prefix};
+use crate::types::{ContentId, DeviceId, Prefix};
 use serde_json::{json, Map, Value};
 
 pub fn content(c: ContentId) -> Value {
@@ -91,13 +91,13 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
         From::LastNextBatch => json!({ "from": "$next_batch" }),
     };
     match *op {
-        Op::Schedule { user, room, kind, content: c, delay, txn } => {
+        Op::Schedule { user, device, room, kind, content: c, delay, txn } => {
             let path = match (kind.state_key, txn) {
                 (Some(k), _) => format!("/v3/rooms/{room}/state/{}/{k}", kind.event_type.as_str()),
                 (None, Some(t)) => format!("/v3/rooms/{room}/send/{}/{t}", kind.event_type.as_str()),
                 (None, None) => return Value::Null,
             };
-            req(&user, "PUT", path, json!({ delay_key: delay_value(delay) }), content(c))
+            on_device(req(&user, "PUT", path, json!({ delay_key: delay_value(delay) }), content(c)), device)
         }
         Op::Manage { user, delay, action } => {
             let id = match delay {
@@ -106,9 +106,10 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
             };
             req(&user, "POST", format!("{delayed}/{id}"), json!({}), json!({ "action": action.as_str() }))
         }
-        Op::SendMessage { user, room, content: c, txn } => {
-            req(&user, "PUT", format!("/v3/rooms/{room}/send/m.room.message/{txn}"), json!({}), content(c))
-        }
+        Op::SendMessage { user, device, room, content: c, txn } => on_device(
+            req(&user, "PUT", format!("/v3/rooms/{room}/send/m.room.message/{txn}"), json!({}), content(c)),
+            device,
+        ),
         Op::SendState { user, room, kind, content: c } => {
             let key = kind.state_key.map(|k| k.to_string()).unwrap_or_default();
             req(
@@ -156,6 +157,14 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
         }
         Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => Value::Null,
     }
+}
+
+/// A request made from another device than the user's first (SCH-10 scopes transactions to it).
+fn on_device(mut request: Value, device: DeviceId) -> Value {
+    if device != DeviceId::default() {
+        request["device"] = json!(device.0);
+    }
+    request
 }
 
 /// The JSON body of `reply` (`null` for server steps, which answer nobody).
@@ -207,6 +216,7 @@ mod tests {
     use crate::types::{DelayId, EventKind, EventType, RoomId, StateKey, UserId};
 
     // covers: LST-1 SCH-2
+    // Would catch: a scheduled item missing a field, or `state_key` on a message event.
     #[test]
     fn scheduled_item_has_every_required_field_and_state_key_only_for_state() {
         let mut i = ScheduledItem {
@@ -228,6 +238,7 @@ mod tests {
     }
 
     // covers: PSH-1 UNS-1
+    // Would catch: the key present when empty, or the stable key name on the unstable surface.
     #[test]
     fn sync_key_and_absence() {
         let mut cfg = Config::reference();

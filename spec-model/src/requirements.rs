@@ -51,6 +51,58 @@ pub fn semantic_ids() -> Vec<String> {
     catalogue().into_iter().map(|r| r.id).filter(|id| !SURFACE_ONLY.iter().any(|(s, _)| s == id)).collect()
 }
 
+/// A test function that names requirements: `// covers: ID ...`, then `// Would catch: ...` (the
+/// fault it would catch), then the test's attributes and its `fn`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Citation {
+    pub ids: Vec<String>,
+    pub test: String,
+    pub catches: String,
+}
+
+/// Every citation of `source`. A `covers:` line that is not attached to a test function (a
+/// `#[test]`-like attribute, then `fn`), or that lacks its `Would catch:` note, is an error: a
+/// comment on its own asserts nothing.
+pub fn citations(source: &str) -> Result<Vec<Citation>, String> {
+    let lines: Vec<&str> = source.lines().map(str::trim).collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(ids) = line.strip_prefix("// covers:") else { continue };
+        let mut j = i + 1;
+        let mut catches = String::new();
+        while let Some(rest) = lines.get(j).and_then(|l| l.strip_prefix("//")) {
+            let rest = rest.trim();
+            if let Some(note) = rest.strip_prefix("Would catch:") {
+                catches = note.trim().to_string();
+            } else if !catches.is_empty() {
+                catches.push(' ');
+                catches.push_str(rest);
+            }
+            j += 1;
+        }
+        let mut is_test = false;
+        while lines.get(j).is_some_and(|l| l.starts_with("#[")) {
+            is_test |= lines[j].starts_with("#[test") || lines[j].contains("::test");
+            j += 1;
+        }
+        let name = lines
+            .get(j)
+            .and_then(|l| l.strip_prefix("async fn ").or_else(|| l.strip_prefix("fn ")))
+            .map(|rest| rest.split(['(', '<']).next().unwrap_or(rest).to_string());
+        let (Some(test), true) = (name, is_test) else {
+            return Err(format!("line {}: `// covers:{ids}` is not attached to a test function", i + 1));
+        };
+        if catches.is_empty() {
+            return Err(format!(
+                "line {}: test `{test}` covers{ids} without a `// Would catch:` note",
+                i + 1
+            ));
+        }
+        out.push(Citation { ids: ids.split_whitespace().map(str::to_string).collect(), test, catches });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +118,23 @@ mod tests {
         assert!(reqs.iter().all(|r| levels.contains(&r.level.as_str())));
         for (id, _) in SURFACE_ONLY {
             assert!(reqs.iter().any(|r| r.id == *id), "{id} is not in the catalogue");
+        }
+    }
+
+    #[test]
+    fn a_citation_must_be_attached_to_a_test_and_say_what_it_catches() {
+        let good = "// covers: SRV-1 SRV-8\n// Would catch: early\n// firing.\n#[test]\nfn t() {}\n";
+        let c = citations(good).expect("valid");
+        assert_eq!((c[0].ids.len(), c[0].test.as_str(), c[0].catches.as_str()), (2, "t", "early firing."));
+        let tokio = "// covers: X-1\n// Would catch: y\n#[tokio::test(start_paused = true)]\nasync fn u() {}";
+        assert_eq!(citations(tokio).expect("valid")[0].test, "u");
+        for bad in [
+            "// covers: SRV-1\n// Would catch: x\nconst A: u8 = 1;\n",
+            "// covers: SRV-1\n// Would catch: x\nfn helper() {}\n",
+            "// covers: SRV-1\n#[test]\nfn t() {}\n",
+            "// covers: SRV-1\n",
+        ] {
+            assert!(citations(bad).is_err(), "accepted: {bad}");
         }
     }
 }

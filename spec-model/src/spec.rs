@@ -10,7 +10,7 @@ use crate::config::{Config, Mutant};
 use crate::error::MatrixError;
 use crate::op::{DelayParam, DelayRef, From, Op};
 use crate::reply::{FinalisedItem, Reply, RoomEvent, ScheduledItem, Step};
-use crate::state::{Cursor, Finalisation, Phase, RateClass, State, Status, TxnResult};
+use crate::state::{Cursor, Finalisation, Phase, RateClass, State, Status, TxnKey, TxnResult};
 use crate::types::{
     Action, ContentId, DelayId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey, UserId,
 };
@@ -52,30 +52,33 @@ type Answer = Result<Reply, MatrixError>;
 impl Transition<'_> {
     fn apply(&mut self, op: &Op) -> Option<Reply> {
         let answer = match *op {
-            Op::Schedule { user, room, kind, content, delay, txn } => {
+            Op::Schedule { user, device, room, kind, content, delay, txn } => {
                 if !modelled_kind(kind) || kind.is_state() == txn.is_some() {
                     return None;
                 }
-                if let Some(txn) = txn {
+                let key = txn.map(|txn| TxnKey { user, device, room, event_type: kind.event_type, txn });
+                if let Some(key) = key {
                     // SCH-10: a repeated transaction returns the first answer and does nothing.
-                    if let Some(prev) = self.s.txns.get(&(user, txn)) {
+                    if let Some(prev) = self.s.txns.get(&key) {
                         return Some(txn_reply(*prev));
                     }
                 }
                 let answer = self.schedule(user, room, kind, content, delay);
-                if let (Some(txn), Ok(Reply::DelayId(id))) = (txn, &answer) {
-                    self.s.txns.insert((user, txn), TxnResult::Scheduled(*id));
+                if let (Some(key), Ok(Reply::DelayId(id))) = (key, &answer) {
+                    self.s.txns.insert(key, TxnResult::Scheduled(*id));
                 }
                 answer
             }
             Op::Manage { user, delay, action } => self.manage(user, delay, action),
-            Op::SendMessage { user, room, content, txn } => {
-                if let Some(prev) = self.s.txns.get(&(user, txn)) {
+            Op::SendMessage { user, device, room, content, txn } => {
+                // SCH-10: the same path as a delayed message, so the same transaction scope.
+                let key = TxnKey { user, device, room, event_type: EventType::RoomMessage, txn };
+                if let Some(prev) = self.s.txns.get(&key) {
                     return Some(txn_reply(*prev));
                 }
                 let answer = self.send(user, room, EventKind::message(), content);
                 if let Ok(Reply::EventId(id)) = &answer {
-                    self.s.txns.insert((user, txn), TxnResult::Sent(*id));
+                    self.s.txns.insert(key, TxnResult::Sent(*id));
                 }
                 answer
             }
@@ -178,8 +181,10 @@ impl Transition<'_> {
 
     fn manage(&mut self, user: UserId, delay: DelayRef, action: Action) -> Answer {
         // MGT-2: the action is validated before the id is looked up.
-        if action == Action::Other {
-            return Err(MatrixError::invalid_param());
+        match action {
+            Action::Other => return Err(MatrixError::invalid_param()),
+            Action::Missing => return Err(MatrixError::missing_param()),
+            Action::Send | Action::Cancel | Action::Restart => {}
         }
         // MGT-7 / SEC-2: unknown, discarded and other users' ids are all 404.
         let id = match delay {
@@ -196,8 +201,9 @@ impl Transition<'_> {
             Status::Finalised(f) => self.manage_finalised(id, action, f),
             Status::Scheduled => match action {
                 Action::Send => {
-                    // MGT-10: a failing send answers the send's error and changes nothing.
-                    self.authorise(record.room, record.owner, record.kind)?;
+                    // MGT-10: a failing send answers the send's error and changes nothing (but
+                    // the rate window it used, as an ordinary send's would be).
+                    self.insertion_check(record.room, record.owner, record.kind)?;
                     let event_id = self.alloc_event();
                     self.finalise(id, Outcome::Send, Reason::Action, None, Some(event_id));
                     self.enter(record.room, record.owner, record.kind, Some(record.content), event_id);
@@ -213,7 +219,7 @@ impl Transition<'_> {
                     d.restarted = true;
                     Ok(Reply::Empty) // MGT-5
                 }
-                Action::Other => Err(MatrixError::invalid_param()),
+                Action::Other | Action::Missing => Err(MatrixError::invalid_param()),
             },
             Status::Discarded => Err(MatrixError::not_found()),
         }
@@ -245,8 +251,7 @@ impl Transition<'_> {
     // ---- ordinary room operations ----
 
     fn send(&mut self, user: UserId, room: RoomId, kind: EventKind, content: ContentId) -> Answer {
-        self.take(user, RateClass::Sending)?;
-        self.authorise(room, user, kind)?;
+        self.insertion_check(room, user, kind)?;
         let event_id = self.alloc_event();
         self.enter(room, user, kind, Some(content), event_id);
         Ok(Reply::EventId(event_id))
@@ -447,7 +452,8 @@ impl Transition<'_> {
         self.s.delayed.iter().any(|d| d.is_scheduled())
     }
 
-    /// SRV-1: never before `running_since + delay`; SRV-2: checked now; SRV-3: failures recorded.
+    /// SRV-1: never before `running_since + delay`; SRV-2: checked now; SRV-3: failures recorded;
+    /// SRV-6: refused past the owner's sending budget, and then recorded like any failure.
     fn fire(&mut self, id: DelayId) -> Option<()> {
         let d = *self.s.record(id)?;
         let earliest = if self.cfg.is(Mutant::FireEarly) { d.due().saturating_sub(1) } else { d.due() };
@@ -455,11 +461,13 @@ impl Transition<'_> {
         if !d.is_scheduled() || self.s.now < earliest || stalled {
             return None;
         }
-        self.count_firing(d.owner);
-        let check = if self.cfg.is(Mutant::NoSendTimeCheck) {
-            Ok(())
-        } else {
+        let check = if self.cfg.is(Mutant::FiringIgnoresSendBudget) {
+            let _ = self.take(d.owner, RateClass::Sending);
             self.authorise(d.room, d.owner, d.kind)
+        } else if self.cfg.is(Mutant::NoSendTimeCheck) {
+            self.take(d.owner, RateClass::Sending)
+        } else {
+            self.insertion_check(d.room, d.owner, d.kind)
         };
         match check {
             Ok(()) => {
@@ -519,6 +527,14 @@ impl Transition<'_> {
     }
 
     // ---- shared rules ----
+
+    /// Every event entering a room on behalf of `sender`, ordinary or delayed: the sending rate
+    /// limit (SRV-6; the window is used even when the send then fails, as for an ordinary send),
+    /// then membership and power levels (SRV-2).
+    fn insertion_check(&mut self, room: RoomId, sender: UserId, kind: EventKind) -> Result<(), MatrixError> {
+        self.take(sender, RateClass::Sending)?;
+        self.authorise(room, sender, kind)
+    }
 
     /// SRV-2: membership and power levels, evaluated whenever an event is about to enter a room.
     fn authorise(&self, room: RoomId, sender: UserId, kind: EventKind) -> Result<(), MatrixError> {
@@ -608,13 +624,6 @@ impl Transition<'_> {
         }
         w.count += 1;
         Ok(())
-    }
-
-    /// SRV-6 DECIDED: a delayed event firing uses up its owner's sending budget but is never
-    /// refused or deferred for it.
-    fn count_firing(&mut self, user: UserId) {
-        // An exhausted budget is deliberately ignored here (see `RateLimits::sending`).
-        let _ = self.take(user, RateClass::Sending);
     }
 
     fn class_limit(&self, class: RateClass) -> Option<crate::config::Window> {

@@ -6,7 +6,8 @@
 use crate::error::MatrixError;
 use crate::power::PowerLevels;
 use crate::types::{
-    ContentId, DelayId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey, TxnId, UserId,
+    ContentId, DelayId, DeviceId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey, TxnId,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -109,6 +110,17 @@ pub struct UserState {
     pub rate: [RateWindow; 4],
 }
 
+/// SCH-10: a transaction id's scope, as the Client-Server spec defines it: the device and the
+/// request path (`/rooms/{room}/send/{type}/{txn}`, whether or not a delay is asked for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TxnKey {
+    pub user: UserId,
+    pub device: DeviceId,
+    pub room: RoomId,
+    pub event_type: EventType,
+    pub txn: TxnId,
+}
+
 /// What a transaction id was first used for (SCH-10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TxnResult {
@@ -133,7 +145,7 @@ pub struct State {
     /// Indexed by `DelayId`.
     pub delayed: Vec<Delayed>,
     pub users: Vec<UserState>,
-    pub txns: BTreeMap<(UserId, TxnId), TxnResult>,
+    pub txns: BTreeMap<TxnKey, TxnResult>,
     pub next_event: u16,
     pub finalise_seq: u16,
 }

@@ -30,9 +30,20 @@ small_id!(
     RoomId, "!r"
 );
 small_id!(
-    /// Client transaction id (per user, i.e. per access token: SCH-10).
+    /// Client transaction id. Its scope is the device and the request path (SCH-10).
     TxnId, "t"
 );
+small_id!(
+    /// One of a user's devices (access tokens); transaction ids are scoped to it (SCH-10).
+    DeviceId, "D"
+);
+
+impl Default for DeviceId {
+    /// The device every model user logs in with first.
+    fn default() -> Self {
+        DeviceId(0)
+    }
+}
 small_id!(
     /// Abstract event content; rendered as `{"body": "c<n>"}`.
     ContentId, "c"
@@ -117,8 +128,10 @@ pub enum Action {
     Send,
     Cancel,
     Restart,
-    /// A missing or unknown `action` value (MGT-2).
+    /// An unknown `action` value (MGT-2).
     Other,
+    /// No `action` in the body (MGT-2).
+    Missing,
 }
 
 impl Action {
@@ -128,6 +141,7 @@ impl Action {
             Action::Cancel => "cancel",
             Action::Restart => "restart",
             Action::Other => "explode",
+            Action::Missing => "",
         }
     }
 }

@@ -14,12 +14,14 @@ use spec_model::op::{DelayParam, DelayRef, From, Op};
 use spec_model::power::PowerChange;
 use spec_model::reply::{Reply, Step};
 use spec_model::state::State;
-use spec_model::types::{ContentId, DelayId, Prefix, RoomId, StateKey, UserId};
+use spec_model::types::{Action, ContentId, DelayId, Prefix, RoomId, StateKey, UserId};
 use std::collections::HashMap;
 
 pub const USERS: u8 = 3;
 pub const ROOMS: u8 = 2;
 pub const MAX_DELAY: i64 = 5000;
+/// Devices (access tokens) per user.
+pub const DEVICES: u8 = 2;
 
 /// The model configuration the server is started to match.
 pub fn config(prefix: Prefix) -> Config {
@@ -52,7 +54,8 @@ pub struct Driver {
     cfg: Config,
     state: State,
     t: T,
-    users: Vec<User>,
+    /// Per model user, one session per model device (SCH-10 scopes transaction ids to it).
+    users: Vec<Vec<User>>,
     observer: User,
     rooms: Vec<String>,
     /// Server `delay_id` of each model `DelayId`.
@@ -88,17 +91,22 @@ impl Driver {
         let t = T::with(settings(&cfg, faults)).await;
         let mut users = Vec::new();
         for u in 0..USERS {
-            users.push(t.user(&format!("u{u}")).await);
+            let first = t.user(&format!("u{u}")).await;
+            let mut devices = vec![first.clone()];
+            for _ in 1..DEVICES {
+                devices.push(t.login(&first).await);
+            }
+            users.push(devices);
         }
         let observer = t.user("observer").await;
         let mut rooms = Vec::new();
         for _ in 0..ROOMS {
             let r = t
-                .post(&users[0], "/_matrix/client/v3/createRoom", json!({"preset": "public_chat"}))
+                .post(&users[0][0], "/_matrix/client/v3/createRoom", json!({"preset": "public_chat"}))
                 .await
                 .ok();
             let room = r["room_id"].as_str().expect("room").to_string();
-            for u in users.iter().skip(1).chain([&observer]) {
+            for u in users.iter().skip(1).map(|d| &d[0]).chain([&observer]) {
                 t.post(u, &format!("/_matrix/client/v3/rooms/{room}/join"), json!({})).await.ok();
             }
             rooms.push(room);
@@ -123,6 +131,11 @@ impl Driver {
             observer_since: since,
             log: Vec::new(),
         }
+    }
+
+    /// A user's first device, for requests without a transaction id.
+    fn user(&self, u: UserId) -> &User {
+        &self.users[u.0 as usize][0]
     }
 
     fn delayed_base(&self) -> &'static str {
@@ -159,13 +172,6 @@ impl Driver {
     pub async fn apply(&mut self, op: Op) -> Result<(), String> {
         if let Op::Advance { ms } = op {
             return self.advance(ms).await;
-        }
-        if let Op::SetPower { room, change, .. } = op {
-            if is_noop(&self.state, room, change) {
-                // The model refuses even unchanged values above the sender's level; the spec's
-                // rules (and the server) only judge changed ones. Not generated.
-                return Ok(());
-            }
         }
         let Some((next, step)) = spec_model::spec::step(&self.cfg, &self.state, &op) else { return Ok(()) };
         let (status, body) = self.request(op).await?;
@@ -238,8 +244,8 @@ impl Driver {
     async fn request(&mut self, op: Op) -> Result<(u16, Value), String> {
         let t = &self.t;
         let r = match op {
-            Op::Schedule { user, room, kind, content: c, delay, txn } => {
-                let u = &self.users[user.0 as usize];
+            Op::Schedule { user, device, room, kind, content: c, delay, txn } => {
+                let u = &self.users[user.0 as usize][device.0 as usize];
                 let room = &self.rooms[room.0 as usize];
                 let path = match (kind.state_key, txn) {
                     (Some(k), _) => format!(
@@ -256,14 +262,18 @@ impl Driver {
             }
             Op::Manage { user, delay, action } => {
                 let path = format!("{}/{}", self.delayed_base(), self.server_delay_id(delay));
-                t.post(&self.users[user.0 as usize], &path, json!({ "action": action.as_str() })).await
+                let body = match action {
+                    Action::Missing => json!({}),
+                    other => json!({ "action": other.as_str() }),
+                };
+                t.post(self.user(user), &path, body).await
             }
-            Op::SendMessage { user, room, content: c, txn } => {
+            Op::SendMessage { user, device, room, content: c, txn } => {
                 let path = format!(
                     "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
                     self.rooms[room.0 as usize]
                 );
-                t.put(&self.users[user.0 as usize], &path, content(c)).await
+                t.put(&self.users[user.0 as usize][device.0 as usize], &path, content(c)).await
             }
             Op::SendState { user, room, kind, content: c } => {
                 let key = kind.state_key.map(state_key).unwrap_or_default();
@@ -272,7 +282,7 @@ impl Driver {
                     self.rooms[room.0 as usize],
                     kind.event_type.as_str()
                 );
-                t.put(&self.users[user.0 as usize], &path, content(c)).await
+                t.put(self.user(user), &path, content(c)).await
             }
             Op::SetPower { user, room, change } => {
                 let path = format!(
@@ -280,11 +290,11 @@ impl Driver {
                     self.rooms[room.0 as usize]
                 );
                 let current = t.get(&self.observer, &path).await.ok();
-                t.put(&self.users[user.0 as usize], &path, apply_change(current, change)).await
+                t.put(self.user(user), &path, apply_change(current, change)).await
             }
             Op::Join { user, room } => {
                 t.post(
-                    &self.users[user.0 as usize],
+                    self.user(user),
                     &format!("/_matrix/client/v3/rooms/{}/join", self.rooms[room.0 as usize]),
                     json!({}),
                 )
@@ -292,7 +302,7 @@ impl Driver {
             }
             Op::Leave { user, room } => {
                 t.post(
-                    &self.users[user.0 as usize],
+                    self.user(user),
                     &format!("/_matrix/client/v3/rooms/{}/leave", self.rooms[room.0 as usize]),
                     json!({}),
                 )
@@ -300,18 +310,14 @@ impl Driver {
             }
             Op::ListScheduled { user, from } => {
                 let q = from_query(from, &self.sched_next[user.0 as usize]);
-                t.get(&self.users[user.0 as usize], &format!("{}/scheduled{q}", self.delayed_base())).await
+                t.get(self.user(user), &format!("{}/scheduled{q}", self.delayed_base())).await
             }
             Op::ListScheduledBare { user } => {
-                t.get(
-                    &self.users[user.0 as usize],
-                    "/_matrix/client/unstable/org.matrix.msc4140/delayed_events",
-                )
-                .await
+                t.get(self.user(user), "/_matrix/client/unstable/org.matrix.msc4140/delayed_events").await
             }
             Op::ListFinalised { user, from } => {
                 let q = from_query(from, &self.fin_next[user.0 as usize]);
-                t.get(&self.users[user.0 as usize], &format!("{}/finalised{q}", self.delayed_base())).await
+                t.get(self.user(user), &format!("{}/finalised{q}", self.delayed_base())).await
             }
             Op::Sync { user, initial, include_finalised } => {
                 let mut q = Vec::new();
@@ -326,7 +332,7 @@ impl Driver {
                         form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
                     ));
                 }
-                t.get(&self.users[user.0 as usize], &format!("/_matrix/client/v3/sync?{}", q.join("&"))).await
+                t.get(self.user(user), &format!("/_matrix/client/v3/sync?{}", q.join("&"))).await
             }
             Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => {
                 return Err("internal step".into())
@@ -497,28 +503,6 @@ fn scrub(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(scrub),
         _ => {}
     }
-}
-
-fn current_level(state: &State, room: RoomId, change: PowerChange) -> i64 {
-    let p = &state.rooms[room.0 as usize].power;
-    match change {
-        PowerChange::User(u, _) => p.user_level(u),
-        PowerChange::Event(t, _) => p.events.get(&t).copied().unwrap_or(i64::MIN),
-        PowerChange::EventsDefault(_) => p.events_default,
-        PowerChange::StateDefault(_) => p.state_default,
-        PowerChange::UsersDefault(_) => p.users_default,
-    }
-}
-
-fn is_noop(state: &State, room: RoomId, change: PowerChange) -> bool {
-    let new = match change {
-        PowerChange::User(_, l)
-        | PowerChange::Event(_, l)
-        | PowerChange::EventsDefault(l)
-        | PowerChange::StateDefault(l)
-        | PowerChange::UsersDefault(l) => l,
-    };
-    current_level(state, room, change) == new
 }
 
 /// The server's current power-levels content with one change applied, as a client would send it.

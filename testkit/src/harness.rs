@@ -112,6 +112,17 @@ impl T {
         }
     }
 
+    /// Another device (access token) of a registered user: a password login.
+    pub async fn login(&self, u: &User) -> User {
+        let body = json!({
+            "type": "m.login.password",
+            "identifier": { "type": "m.id.user", "user": u.id },
+            "password": "pw",
+        });
+        let r = self.call("POST", "/_matrix/client/v3/login", None, Some(body)).await.ok();
+        User { id: u.id.clone(), token: r["access_token"].as_str().expect("token").into() }
+    }
+
     /// A public call room created by `owner` (level 100), joined by `others` (level 0), where
     /// anyone may send `m.rtc.member` and topics need 50.
     pub async fn room(&self, owner: &User, others: &[&User]) -> String {

@@ -4,3 +4,4 @@
 pub mod differential;
 pub mod fuzzing;
 pub mod harness;
+pub mod seeds;

@@ -22,37 +22,42 @@ fn files(target: &str) -> Vec<PathBuf> {
     out
 }
 
-fn replay<T: for<'a> Arbitrary<'a>>(target: &str, check: impl Fn(&T) -> Result<(), String>) {
+/// Run every file of `target` through its check; an undecodable file is a failure (it would test
+/// nothing). Prints how many inputs ran (`cargo test -- --nocapture` shows it).
+fn replay<T: for<'a> Arbitrary<'a>>(target: &str, check: impl Fn(&T) -> Result<(), String>) -> usize {
     let files = files(target);
     assert!(!files.is_empty(), "no corpus for {target}");
-    for path in files {
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        // Inputs the target would reject before running are skipped by libFuzzer too.
-        let Ok(input) = T::arbitrary_take_rest(Unstructured::new(&bytes)) else { continue };
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let input = T::arbitrary_take_rest(Unstructured::new(&bytes))
+            .unwrap_or_else(|e| panic!("{}: undecodable ({e})", path.display()));
         if let Err(e) = check(&input) {
             panic!("{}: {e}", path.display());
         }
     }
+    println!("replayed {} {target} inputs, none undecodable", files.len());
+    files.len()
 }
 
 #[test]
 fn http_request_corpus() {
-    replay::<HttpRequest>("http_request", fuzzing::http_request);
+    assert!(replay::<HttpRequest>("http_request", fuzzing::http_request) > 0);
 }
 
 #[test]
 fn differential_corpus() {
-    replay::<(bool, Vec<FuzzOp>)>("differential", |(unstable, ops)| {
+    let n = replay::<(bool, Vec<FuzzOp>)>("differential", |(unstable, ops)| {
         fuzzing::differential(ops, *unstable, Default::default())
     });
+    assert!(n > 0);
 }
 
 #[test]
 fn model_corpus() {
-    replay::<Vec<FuzzOp>>("model", |ops| fuzzing::model(ops));
+    assert!(replay::<Vec<FuzzOp>>("model", |ops| fuzzing::model(ops)) > 0);
 }
 
 #[test]
 fn parsers_corpus() {
-    replay::<ParserInput>("parsers", fuzzing::parsers);
+    assert!(replay::<ParserInput>("parsers", fuzzing::parsers) > 0);
 }

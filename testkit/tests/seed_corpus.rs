@@ -1,28 +1,117 @@
-//! Writes a small deterministic seed corpus for each fuzz target (run on demand:
-//! `cargo test -p msc4140-testkit --test seed_corpus -- --ignored`). Seeds are pseudo-random
-//! byte strings of several lengths; libFuzzer grows the corpus from them.
+//! The committed seed corpora (`fuzz/corpus/<target>/`) are meaningful inputs: typed values
+//! encoded by `msc4140_testkit::seeds`, each decoding (as libFuzzer's `arbitrary_take_rest`
+//! does) into exactly the value it was made from. `UPDATE_CORPUS=1 cargo test -p msc4140-testkit
+//! --test seed_corpus` rewrites them; otherwise a stale corpus fails here.
 
+use arbitrary::{Arbitrary, Unstructured};
+use msc4140_testkit::fuzzing::{FuzzOp, HttpRequest, ParserInput};
+use msc4140_testkit::seeds;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+const WITNESSES: &str = include_str!("../../conformance/witnesses.json");
+
+fn decoded<T: for<'a> Arbitrary<'a> + std::fmt::Debug>(bytes: &[u8]) -> String {
+    match T::arbitrary_take_rest(Unstructured::new(bytes)) {
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("undecodable: {e}"),
+    }
+}
+
+/// A seed file: its name, its bytes, and the value it must decode to (as `Debug`).
+type Seed = (String, Vec<u8>, String);
+
+/// Every seed file per target.
+fn generated() -> BTreeMap<&'static str, Vec<Seed>> {
+    let mut out: BTreeMap<&'static str, Vec<Seed>> = BTreeMap::new();
+    let sequences = seeds::op_sequences(WITNESSES).expect("witnesses.json");
+    for (i, (name, ops)) in sequences.iter().enumerate() {
+        let unstable = i % 2 == 1;
+        out.entry("differential").or_default().push((
+            name.clone(),
+            seeds::differential_input(unstable, ops),
+            format!("{:?}", (unstable, ops)),
+        ));
+        out.entry("model").or_default().push((name.clone(), seeds::model_input(ops), format!("{ops:?}")));
+    }
+    for (name, req) in seeds::http_requests() {
+        out.entry("http_request").or_default().push((
+            name,
+            seeds::http_request_input(&req),
+            format!("{req:?}"),
+        ));
+    }
+    for (name, p) in seeds::parser_inputs() {
+        out.entry("parsers").or_default().push((name, seeds::parser_input(&p), format!("{p:?}")));
+    }
+    out
+}
+
 #[test]
-#[ignore]
-fn write_seed_corpus() {
+fn every_seed_decodes_to_exactly_the_value_it_encodes() {
+    for (target, files) in generated() {
+        for (name, bytes, want) in files {
+            let got = match target {
+                "differential" => decoded::<(bool, Vec<FuzzOp>)>(&bytes),
+                "model" => decoded::<Vec<FuzzOp>>(&bytes),
+                "http_request" => decoded::<HttpRequest>(&bytes),
+                _ => decoded::<ParserInput>(&bytes),
+            };
+            assert_eq!(got, want, "{target}/{name}");
+        }
+    }
+}
+
+#[test]
+fn the_seeds_reach_every_operation_and_parser() {
+    let sequences = seeds::op_sequences(WITNESSES).expect("witnesses.json");
+    let total: usize = sequences.iter().map(|(_, ops)| ops.len()).sum();
+    let mean = total as f64 / sequences.len() as f64;
+    assert!(mean >= 8.0, "differential seeds average {mean:.1} operations");
+    let kinds: BTreeSet<String> = sequences
+        .iter()
+        .flat_map(|(_, ops)| {
+            ops.iter().map(|o| format!("{o:?}").split([' ', '{']).next().unwrap_or("").to_string())
+        })
+        .collect();
+    assert_eq!(kinds.len(), 13, "operation kinds seen: {kinds:?}");
+    let parsers: BTreeSet<String> = seeds::parser_inputs()
+        .iter()
+        .map(|(_, p)| format!("{p:?}").split('(').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(parsers.len(), 5, "{parsers:?}");
+    let methods: BTreeSet<u8> = seeds::http_requests().iter().map(|(_, r)| r.method).collect();
+    assert!(methods.len() >= 4, "{methods:?}");
+}
+
+#[test]
+fn the_committed_corpus_is_the_generated_one() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for target in ["http_request", "differential", "model", "parsers"] {
+    let update = std::env::var_os("UPDATE_CORPUS").is_some();
+    for (target, files) in generated() {
         let dir = root.join(target);
-        std::fs::create_dir_all(&dir).expect("corpus dir");
-        for i in 0..24usize {
-            let len = [8, 16, 32, 64, 128, 256][i % 6] + i;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 24) as u8
-                })
-                .collect();
-            std::fs::write(dir.join(format!("seed-{i:02}")), bytes).expect("write seed");
+        if update {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("corpus dir");
+            for (name, bytes, _) in &files {
+                std::fs::write(dir.join(name), bytes).expect("write seed");
+            }
+            continue;
+        }
+        let mut committed: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        committed.sort();
+        let mut names: Vec<String> = files.iter().map(|(n, _, _)| n.clone()).collect();
+        names.sort();
+        assert_eq!(
+            committed, names,
+            "fuzz/corpus/{target} is stale: UPDATE_CORPUS=1 cargo test -p msc4140-testkit --test seed_corpus"
+        );
+        for (name, bytes, _) in files {
+            let on_disk = std::fs::read(dir.join(&name)).expect("seed");
+            assert_eq!(on_disk, bytes, "fuzz/corpus/{target}/{name} is stale");
         }
     }
 }

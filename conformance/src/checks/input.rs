@@ -79,7 +79,8 @@ pub const ROWS: &[Row] = &[
         requirements: &["MGT-2"],
         kind: RowKind::ManageBody("{}"),
         status: 400,
-        errcodes: INVALID,
+        // MGT-2 CLARIFIED: the Client-Server spec's code for a missing parameter, or this one.
+        errcodes: &["M_MISSING_PARAM", "M_INVALID_PARAM"],
     },
     Row {
         id: "input/numeric-action",

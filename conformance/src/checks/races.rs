@@ -81,6 +81,7 @@ async fn run_race(
     let delay = units * ctx.unit_ms();
     let schedule = Op::Schedule {
         user: OWNER,
+        device: Default::default(),
         room: RoomId(0),
         kind: EventKind::message(),
         content: ContentId(0),
@@ -93,6 +94,7 @@ async fn run_race(
         // Another of the owner's events, due soon: the race must not disturb its timer.
         let other = Op::Schedule {
             user: OWNER,
+            device: Default::default(),
             room: RoomId(0),
             kind: EventKind::message(),
             content: ContentId(1),

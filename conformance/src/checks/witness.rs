@@ -57,7 +57,7 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
     let mut ops = Vec::new();
     for op in w.ops() {
         let op = match op {
-            Op::Schedule { delay: DelayParam::Ms(n), user, room, kind, content, txn } if n > 0 => {
+            Op::Schedule { delay: DelayParam::Ms(n), user, device, room, kind, content, txn } if n > 0 => {
                 let over_max = wcfg.max_delay_ms.is_some_and(|m| n as u64 > m);
                 let real = if over_max {
                     match &ctx.max_delay {
@@ -70,7 +70,7 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
                 } else {
                     n as u64 * unit
                 };
-                Op::Schedule { delay: DelayParam::Ms(real as i64), user, room, kind, content, txn }
+                Op::Schedule { delay: DelayParam::Ms(real as i64), user, device, room, kind, content, txn }
             }
             other => other,
         };
@@ -91,8 +91,15 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
             return Err("unexpected SCH-7 trace".into());
         };
         let pad = limit.saturating_sub(model_limit) as usize;
-        let filler =
-            Op::Schedule { user, room, kind, content, delay: DelayParam::Ms((60 * unit) as i64), txn: None };
+        let filler = Op::Schedule {
+            user,
+            device: Default::default(),
+            room,
+            kind,
+            content,
+            delay: DelayParam::Ms((60 * unit) as i64),
+            txn: None,
+        };
         ops = prepend(vec![filler; pad], pad, ops);
     }
     if w.requirements.iter().any(|r| r == "LST-3" || r == "LST-7") {
@@ -100,8 +107,15 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
         let Some(Op::Schedule { user, room, kind, content, .. }) = ops.first().copied() else {
             return Err("unexpected pagination trace".into());
         };
-        let filler =
-            Op::Schedule { user, room, kind, content, delay: DelayParam::Ms((60 * unit) as i64), txn: None };
+        let filler = Op::Schedule {
+            user,
+            device: Default::default(),
+            room,
+            kind,
+            content,
+            delay: DelayParam::Ms((60 * unit) as i64),
+            txn: None,
+        };
         let mut fill = vec![filler; PAGE_FILL];
         if ops.iter().any(|op| matches!(op, Op::ListFinalised { .. })) {
             let cancels = (0..PAGE_FILL).map(|i| Op::Manage {

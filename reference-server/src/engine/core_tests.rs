@@ -39,6 +39,7 @@ fn setup(e: &Engine) -> (super::accounts::Session, Arc<str>) {
 }
 
 // covers: MGT-5 SRV-1
+// Would catch: a restart that adds timer entries, fires at the old due time, or never re-arms.
 #[test]
 fn a_restarted_event_rearms_its_single_timer_entry() {
     let e = engine();
@@ -83,4 +84,36 @@ fn an_engine_with_scheduled_state_events_is_freed_when_dropped() {
     drop(e);
     assert!(account.upgrade().is_none(), "the account outlived the engine");
     assert!(cell.upgrade().is_none(), "the room outlived the engine");
+}
+
+// covers: SRV-10
+// Would catch: a firing event stamped with its due time, or with a clock read taken before the
+// engine could insert it (the timer used to read the clock before waiting for the room's lock).
+#[test]
+fn a_late_firing_is_stamped_with_the_time_it_was_sent_not_the_due_time() {
+    use crate::sync::lock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let e = Arc::new(engine());
+    let (s, room) = setup(&e);
+    let id = schedule(&e, &s, &room, 1_000, 0);
+    let now = Arc::new(AtomicU64::new(1_000));
+    let cell = e.room(&room).expect("room");
+    // The engine is busy with the room (another request holds it) when the event falls due.
+    let busy = lock(&cell.room);
+    let timer = {
+        let (e, now) = (e.clone(), now.clone());
+        std::thread::spawn(move || e.run_timers(&|| now.load(Ordering::SeqCst)))
+    };
+    // Whether or not the timer thread already waits for the lock, the event enters the room only
+    // after 700 ms more have passed.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    now.store(1_700, Ordering::SeqCst);
+    drop(busy);
+    assert_eq!(timer.join().expect("timer thread"), None);
+    let sent = lock(&cell.room).timeline.last().cloned().expect("sent");
+    assert_eq!(sent.origin_server_ts, 1_700, "stamped with the send time, not the due time 1000");
+    let (items, _) = e.list_finalised(&s, None, 1_700).expect("lookup");
+    let f = items.iter().find(|f| f.delayed.delay_id == id).expect("finalised");
+    assert_eq!(f.origin_server_ts, 1_700);
+    e.check_invariants().expect("invariants");
 }

@@ -256,6 +256,7 @@ mod tests {
     }
 
     // covers: SRV-8 MGT-5
+    // Would catch: the store's due-time index and records drifting apart after take/record/restart.
     #[test]
     fn take_record_restart_keep_indexes_consistent() {
         let mut d = UserDelays::default();
@@ -293,6 +294,7 @@ mod tests {
     }
 
     // covers: LST-5
+    // Would catch: retention by count dropping the newest record when timestamps tie.
     #[test]
     fn retention_drops_oldest_finalisation_first_even_on_timestamp_ties() {
         let mut d = UserDelays::default();

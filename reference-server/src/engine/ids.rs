@@ -71,6 +71,7 @@ mod tests {
     use super::*;
 
     // covers: SCH-4
+    // Would catch: repeated or unparsable delay ids, or the reserved `scheduled`/`finalised`.
     #[test]
     fn delay_ids_are_unique_and_round_trip() {
         let ids = IdSource::default();

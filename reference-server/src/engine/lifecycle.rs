@@ -181,7 +181,8 @@ impl Engine {
             return Ok(());
         }
         // MGT-10: a send that would fail answers the ordinary send's error and changes nothing;
-        // SRV-2: checked against the room as it is now.
+        // SRV-6, then SRV-2: the sending budget and the room as it is now, as for an ordinary send.
+        self.take_rate(account, RateClass::Sending, now)?;
         room.authorise(&account.user_id, &current.draft)?;
         let Some(taken) = d.take(id) else { return Err(not_found()) };
         let slot = taken.draft.slot();
@@ -221,7 +222,7 @@ impl Engine {
                     break;
                 }
                 if let Some(Reverse(entry)) = heap.pop() {
-                    if let Some(rearm) = self.fire(entry, now) {
+                    if let Some(rearm) = self.fire(entry, clock) {
                         heap.push(Reverse(rearm));
                     }
                 }
@@ -239,10 +240,13 @@ impl Engine {
     }
 
     /// SRV-1..3, SRV-6, SRV-7, SRV-10: send a due event as its owner, or record why it failed.
-    /// Returns the entry to arm again when the event was restarted since it was armed.
-    fn fire(&self, entry: TimerEntry, now: u64) -> Option<TimerEntry> {
+    /// Returns the entry to arm again when the event was restarted since it was armed. The clock
+    /// is read once the locks are held: time spent waiting for them is time the event was not yet
+    /// sent (SRV-10).
+    fn fire(&self, entry: TimerEntry, clock: &dyn Fn() -> u64) -> Option<TimerEntry> {
         let mut room = lock(&entry.room.room);
         let mut d = lock(&entry.owner.delays);
+        let now = clock();
         match d.scheduled(entry.id).map(|s| s.due()) {
             // Already finalised: the entry is stale.
             None => return None,
@@ -268,12 +272,15 @@ impl Engine {
             Some(_) => {}
         }
         let taken = d.take(entry.id)?;
-        // SRV-6 DECIDED: counts against the owner's sending budget, never refused.
-        lock(&entry.owner.rate).count(RateClass::Sending, self.settings.rate_limits.sending, now);
         let slot = taken.draft.slot();
         let owner = entry.owner.user_id.clone();
         let faults = self.settings.faults;
-        match room.authorise(&owner, &taken.draft) {
+        // SRV-6 (CLARIFIED): past the owner's sending budget the insertion is refused and recorded
+        // like any other send-time failure, never retried; then SRV-2.
+        let insertion = self
+            .take_rate(&entry.owner, RateClass::Sending, now)
+            .and_then(|()| room.authorise(&owner, &taken.draft));
+        match insertion {
             Ok(()) => {
                 if faults.double_send {
                     self.append(&mut room, &owner, taken.draft.clone(), None, now);

@@ -49,12 +49,6 @@ impl RateWindows {
         b.count += 1;
         Ok(())
     }
-
-    /// SRV-6 DECIDED: a delayed event firing uses its owner's sending budget, never refused.
-    pub fn count(&mut self, class: RateClass, limit: Option<Window>, now: u64) {
-        // Refusal is deliberately ignored: the timer must not lose or defer the event.
-        let _ = self.take(class, limit, now);
-    }
 }
 
 #[cfg(test)]
@@ -62,6 +56,8 @@ mod tests {
     use super::*;
 
     // covers: SCH-6 MGT-6
+    // Would catch: one window shared by all classes, a window that never reopens, a wrong
+    // `retry_after_ms`.
     #[test]
     fn window_refuses_then_reopens() {
         let mut w = RateWindows::default();

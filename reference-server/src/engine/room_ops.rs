@@ -210,8 +210,42 @@ impl Engine {
         self.membership(s, room_id, target, "invite", now)
     }
 
+    pub fn is_banned(&self, room_id: &str, user: &str) -> bool {
+        self.room(room_id).is_some_and(|cell| lock(&cell.room).membership(user) == Membership::Ban)
+    }
+
+    /// `/kick`, `/ban`, `/unban`: a membership event for `target` (`leave`, `ban`, `leave`), with
+    /// the optional reason, authorised like any membership change.
+    pub fn moderate(
+        &self,
+        s: &Session,
+        room_id: &str,
+        target: &str,
+        m: &str,
+        reason: Option<&str>,
+        now: u64,
+    ) -> Result<()> {
+        let cell = self.room_or_404(room_id)?;
+        let mut room = lock(&cell.room);
+        let mut content = json!({ "membership": m });
+        if let Some(r) = reason {
+            content["reason"] = json!(r);
+        }
+        let d = draft("m.room.member", Some(target), content);
+        room.authorise(&s.account.user_id, &d)?;
+        let event = self.append(&mut room, &s.account.user_id, d, None, now);
+        self.after_enter(&cell, &mut room, &event, now);
+        Ok(())
+    }
+
     /// An ordinary send (`PUT .../send/...` or `.../state/...` without a delay). A repeated
     /// transaction id answers the first answer again.
+    /// SCH-10: the first answer to this transaction (device + path), if it was already used.
+    pub fn replayed(&self, s: &Session, room_id: &str, event_type: &str, txn: &str) -> Option<TxnResult> {
+        let key = s.txn_key(room_id, &Arc::from(event_type), txn);
+        lock(&s.account.txns).get(&key).cloned()
+    }
+
     pub fn send(
         &self,
         s: &Session,

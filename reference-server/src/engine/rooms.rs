@@ -118,7 +118,9 @@ impl Room {
         Ok(())
     }
 
-    /// Membership events: users join and leave themselves; joined users with enough power invite.
+    /// Membership events: users join and leave themselves; joined users with enough power invite,
+    /// kick, ban and unban others (the room-version auth rules, whether the event is sent now or
+    /// by a timer: SRV-2).
     fn authorise_membership(&self, sender: &str, draft: &Draft) -> Result<()> {
         let target = draft.state_key.as_deref().unwrap_or_default();
         let content = draft.content_value();
@@ -154,8 +156,35 @@ impl Room {
                     _ => Ok(()),
                 }
             }
-            _ => {
-                Err(MatrixError::forbidden("Kicking and banning are not implemented by the reference server"))
+            Membership::Join => Err(MatrixError::forbidden("You cannot join for another user")),
+            // Kick (or, for a banned target, unban) and ban: the room-version auth rules.
+            Membership::Leave | Membership::Ban => {
+                if !self.is_joined(sender) {
+                    return Err(MatrixError::forbidden("You are not joined to this room"));
+                }
+                let (mine, theirs) = (self.user_level(sender), self.user_level(target));
+                if current == Membership::Ban || wanted == Membership::Ban {
+                    if mine < self.power.ban {
+                        return Err(MatrixError::forbidden(format!(
+                            "You need power level {} to ban or unban",
+                            self.power.ban
+                        )));
+                    }
+                    if wanted == Membership::Leave {
+                        return Ok(()); // unban
+                    }
+                } else if mine < self.power.kick {
+                    return Err(MatrixError::forbidden(format!(
+                        "You need power level {} to kick",
+                        self.power.kick
+                    )));
+                }
+                if theirs >= mine {
+                    return Err(MatrixError::forbidden(format!(
+                        "{target} has a power level not below yours"
+                    )));
+                }
+                Ok(())
             }
         }
     }

@@ -12,6 +12,7 @@ async fn snapshot(t: &T, u: &User, room: &str) -> (Vec<Value>, Vec<Value>, usize
 type Case<'a> = (&'a str, String, Option<&'a str>, Vec<u8>, u16, &'a str);
 
 // covers: MGT-2 SCH-2 SCH-9 SEC-1 MGT-7
+// Would catch: a bad request answered with a non-Matrix error, a wrong code, or a change of state.
 #[tokio::test(start_paused = true)]
 async fn bad_requests_get_matrix_errors_and_change_nothing() {
     let t = T::with(Settings { max_body_bytes: 4096, ..settings() }).await;
@@ -107,6 +108,7 @@ async fn raw_with_token(t: &T, method: &str, path: &str, token: &str, body: Vec<
 }
 
 // covers: SCH-2
+// Would catch: content re-encoded on the way (non-ASCII, large numbers, float precision).
 #[tokio::test(start_paused = true)]
 async fn non_ascii_and_large_numbers_in_content_are_kept() {
     let t = T::new().await;

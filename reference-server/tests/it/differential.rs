@@ -5,13 +5,13 @@
 //! `PROPTEST_CASES=5000 cargo test -p reference-server --test it differential` runs a longer
 //! campaign; a failure shrinks to a minimal sequence and prints it step by step.
 
-use msc4140_testkit::differential::{run, run_with, MAX_DELAY, ROOMS, USERS};
+use msc4140_testkit::differential::{run, run_with, DEVICES, MAX_DELAY, ROOMS, USERS};
 use proptest::prelude::*;
 use reference_server::config::Faults;
 use spec_model::op::{DelayParam, DelayRef, From, Op};
 use spec_model::power::PowerChange;
 use spec_model::types::{
-    Action, ContentId, DelayId, EventKind, EventType, Prefix, RoomId, StateKey, TxnId, UserId,
+    Action, ContentId, DelayId, DeviceId, EventKind, EventType, Prefix, RoomId, StateKey, TxnId, UserId,
 };
 
 // ---- generation ----
@@ -43,7 +43,7 @@ fn delay() -> impl Strategy<Value = DelayParam> {
 }
 
 fn action() -> impl Strategy<Value = Action> {
-    prop_oneof![4 => Just(Action::Send), 4 => Just(Action::Cancel), 6 => Just(Action::Restart), 1 => Just(Action::Other)]
+    prop_oneof![4 => Just(Action::Send), 4 => Just(Action::Cancel), 6 => Just(Action::Restart), 1 => Just(Action::Other), 1 => Just(Action::Missing)]
 }
 
 fn level() -> impl Strategy<Value = i64> {
@@ -59,18 +59,23 @@ fn power_change() -> impl Strategy<Value = PowerChange> {
     ]
 }
 
-/// A transaction id belongs to one room, so the server's per-path scope and the model's per-user
-/// one agree.
-fn txn_in(room: RoomId, n: u8) -> TxnId {
-    TxnId(room.0 * 4 + n)
+/// Few transaction ids, used in every room and from every device, so that the scope of SCH-10
+/// (device + request path) is exercised: the same id in another room or on another device is a
+/// new transaction, on the same path and device a retry.
+fn txn() -> impl Strategy<Value = TxnId> {
+    (0..3u8).prop_map(TxnId)
+}
+
+fn device() -> impl Strategy<Value = DeviceId> {
+    (0..DEVICES).prop_map(DeviceId)
 }
 
 pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (user(), room(), slot_kind(), 0..3u8, delay()).prop_map(|(user, room, kind, c, delay)| Op::Schedule { user, room, kind, content: ContentId(c), delay, txn: None }),
-        2 => (user(), room(), 0..3u8, delay(), 0..3u8).prop_map(|(user, room, c, delay, n)| Op::Schedule { user, room, kind: EventKind::message(), content: ContentId(c), delay, txn: Some(txn_in(room, n)) }),
+        3 => (user(), room(), slot_kind(), 0..3u8, delay()).prop_map(|(user, room, kind, c, delay)| Op::Schedule { user, device: DeviceId(0), room, kind, content: ContentId(c), delay, txn: None }),
+        2 => (user(), device(), room(), 0..3u8, delay(), txn()).prop_map(|(user, device, room, c, delay, txn)| Op::Schedule { user, device, room, kind: EventKind::message(), content: ContentId(c), delay, txn: Some(txn) }),
         5 => (user(), prop_oneof![10 => (0..8u16).prop_map(|i| DelayRef::Issued(DelayId(i))), 1 => Just(DelayRef::NeverIssued)], action()).prop_map(|(user, delay, action)| Op::Manage { user, delay, action }),
-        1 => (user(), room(), 0..3u8, 0..3u8).prop_map(|(user, room, c, n)| Op::SendMessage { user, room, content: ContentId(c), txn: txn_in(room, n) }),
+        1 => (user(), device(), room(), 0..3u8, txn()).prop_map(|(user, device, room, c, txn)| Op::SendMessage { user, device, room, content: ContentId(c), txn }),
         2 => (user(), room(), slot_kind(), 0..3u8).prop_map(|(user, room, kind, c)| Op::SendState { user, room, kind, content: ContentId(c) }),
         1 => (user(), room(), power_change()).prop_map(|(user, room, change)| Op::SetPower { user, room, change }),
         1 => (user(), room()).prop_map(|(user, room)| Op::Join { user, room }),
@@ -87,6 +92,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 2000, ..ProptestConfig::default() })]
 
     // covers: SCH-1 SCH-3 SCH-5 SCH-7 SCH-9 SCH-10 SCH-11 MGT-2 MGT-3 MGT-4 MGT-5 MGT-7 MGT-8 MGT-10 LST-1 LST-2 LST-3 LST-5 LST-6 LST-7 PSH-1 PSH-2 SRV-1 SRV-2 SRV-3 SRV-4 SRV-5 SRV-7 SRV-8
+    // Would catch: any answer or room effect that differs from the model's on the stable surface.
     #[test]
     fn server_answers_as_the_model_says_stable(ops in proptest::collection::vec(op(), 1..40)) {
         if let Err(e) = run(Prefix::Stable, &ops) {
@@ -95,6 +101,7 @@ proptest! {
     }
 
     // covers: UNS-1 UNS-2 UNS-3 UNS-4
+    // Would catch: any answer, error shape or room effect that differs from the model's on the unstable surface.
     #[test]
     fn server_answers_as_the_model_says_unstable(ops in proptest::collection::vec(op(), 1..40)) {
         if let Err(e) = run(Prefix::Unstable, &ops) {
@@ -104,11 +111,12 @@ proptest! {
 }
 
 /// The differential run must find each deliberate bug within the CI case budget; the shrunk
-/// sequence is printed (`cargo test ... -- --nocapture`).
+/// sequence is printed (`cargo test ... -- --nocapture`), and replayed against the correct server,
+/// where it must pass: the failure is the fault's, not a disagreement the fault merely exposed.
 fn finds(faults: Faults) -> Vec<Op> {
     use proptest::test_runner::{RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
     let config = ProptestConfig {
-        cases: 256,
+        cases: 1024,
         max_shrink_iters: 2000,
         failure_persistence: None,
         ..ProptestConfig::default()
@@ -120,6 +128,10 @@ fn finds(faults: Faults) -> Vec<Op> {
     match result {
         Err(TestError::Fail(why, ops)) => {
             eprintln!("{faults:?} found; shrunk to {} steps:\n{why}", ops.len());
+            run_with(Prefix::Stable, faults, &ops).expect_err("the shrunk case fails on the faulty server");
+            if let Err(e) = run(Prefix::Stable, &ops) {
+                panic!("the shrunk case of {faults:?} fails on the correct server too:\n{e}");
+            }
             ops
         }
         other => panic!("the differential run did not find {faults:?}: {other:?}"),
@@ -163,6 +175,7 @@ mod regressions {
     fn message(user: u8, delay: DelayParam, txn: u8) -> Op {
         Op::Schedule {
             user: UserId(user),
+            device: DeviceId(0),
             room: RoomId(0),
             kind: EventKind::message(),
             content: ContentId(0),
@@ -172,6 +185,7 @@ mod regressions {
     }
 
     // covers: SCH-10
+    // Would catch: a retry with an invalid delay answered 400 instead of the first answer.
     /// A retry of a transaction answers the first answer before the delay is even parsed: the
     /// server used to reject the retry's invalid `delay` with 400.
     #[test]
@@ -182,7 +196,36 @@ mod regressions {
         }
     }
 
+    // covers: SCH-10
+    // Would catch: a server scoping transaction ids per user or per token only: the model (device
+    // + path, as the Client-Server spec says) and the server must agree on every one of these.
+    #[test]
+    fn transaction_scope_is_device_and_request_path() {
+        let on = |device: u8, room: u8, txn: u8| Op::Schedule {
+            user: UserId(1),
+            device: DeviceId(device),
+            room: RoomId(room),
+            kind: EventKind::message(),
+            content: ContentId(0),
+            delay: DelayParam::Ms(1000),
+            txn: Some(TxnId(txn)),
+        };
+        let send = |device: u8, room: u8, txn: u8| Op::SendMessage {
+            user: UserId(1),
+            device: DeviceId(device),
+            room: RoomId(room),
+            content: ContentId(1),
+            txn: TxnId(txn),
+        };
+        let ops =
+            [on(0, 0, 1), on(1, 0, 1), on(0, 1, 1), on(0, 0, 1), send(0, 0, 1), send(1, 1, 1), send(1, 1, 1)];
+        for prefix in [Prefix::Stable, Prefix::Unstable] {
+            run(prefix, &ops).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
     // covers: LST-5 MGT-8
+    // Would catch: a record past the retention age still answering management requests.
     /// A record past the retention age is gone for management too: the server used to answer
     /// a `send` retry with 200 until a lookup applied retention.
     #[test]

@@ -22,6 +22,7 @@ async fn walk(t: &T, u: &User, path: &str, key: &str) -> (Vec<Value>, usize) {
 }
 
 // covers: LST-1
+// Would catch: a wrong order, a missing field, `state_key` on a message, the wrong `running_since`.
 #[tokio::test(start_paused = true)]
 async fn scheduled_lists_soonest_first_with_every_field() {
     let t = T::new().await;
@@ -50,6 +51,7 @@ async fn scheduled_lists_soonest_first_with_every_field() {
 }
 
 // covers: LST-2 LST-8
+// Would catch: ascending order, a wrong outcome/reason, timestamps other than send or finalisation time.
 #[tokio::test(start_paused = true)]
 async fn finalised_lists_newest_first_with_timestamps() {
     let t = T::new().await;
@@ -73,6 +75,7 @@ async fn finalised_lists_newest_first_with_timestamps() {
 }
 
 // covers: LST-3
+// Would catch: a walk that repeats or skips events, or a missing `next_batch`.
 #[tokio::test(start_paused = true)]
 async fn walking_all_pages_yields_each_event_once() {
     let t = T::new().await;
@@ -100,6 +103,7 @@ async fn walking_all_pages_yields_each_event_once() {
 }
 
 // covers: LST-4 SEC-2
+// Would catch: another user's events in any of the three lookups.
 #[tokio::test(start_paused = true)]
 async fn lookups_list_only_the_callers_events() {
     let t = T::new().await;
@@ -116,6 +120,7 @@ async fn lookups_list_only_the_callers_events() {
 }
 
 // covers: LST-5
+// Would catch: records kept beyond the age or count, or the oldest kept instead of the newest.
 #[tokio::test(start_paused = true)]
 async fn retention_by_age_and_count() {
     let t = T::with(Settings { retention_max_age_ms: 10_000, retention_max_per_user: 3, ..settings() }).await;
@@ -141,6 +146,7 @@ async fn retention_by_age_and_count() {
 }
 
 // covers: LST-6
+// Would catch: the bare unstable list paginated, truncated or unordered.
 #[tokio::test(start_paused = true)]
 async fn bare_unstable_lookup_lists_every_scheduled_event() {
     let t = T::new().await;
@@ -161,6 +167,7 @@ async fn bare_unstable_lookup_lists_every_scheduled_event() {
 }
 
 // covers: LST-7
+// Would catch: ties broken otherwise than by `delay_id`, or offset tokens skipping events when others leave.
 #[tokio::test(start_paused = true)]
 async fn ties_by_delay_id_and_walks_survive_changes() {
     let t = T::new().await;

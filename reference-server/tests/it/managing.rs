@@ -3,6 +3,7 @@ use reference_server::config::{RateLimits, Settings, Window};
 use serde_json::json;
 
 // covers: MGT-1 MGT-9
+// Would catch: a management endpoint missing on one surface, or a body other than `{}`.
 #[tokio::test(start_paused = true)]
 async fn manage_on_both_surfaces_answers_empty_object() {
     let t = T::new().await;
@@ -21,6 +22,7 @@ async fn manage_on_both_surfaces_answers_empty_object() {
 }
 
 // covers: MGT-2
+// Would catch: a missing or unknown action looked up as an id (404), a wrong code, or a change made.
 #[tokio::test(start_paused = true)]
 async fn action_is_validated_first() {
     let t = T::new().await;
@@ -28,13 +30,10 @@ async fn action_is_validated_first() {
     let room = t.room(&a, &[]).await;
     let d = id(&t.schedule_state(&a, &room, "k", 10_000, json!({})).await);
     let path = format!("/_matrix/client/v1/delayed_events/{d}");
-    for body in [
-        json!({}),
-        json!({"action": "stop"}),
-        json!({"action": 1}),
-        json!({"action": "SEND"}),
-        json!({"action": null}),
-    ] {
+    t.post(&a, &path, json!({})).await.err(400, "M_MISSING_PARAM");
+    for body in
+        [json!({"action": "stop"}), json!({"action": 1}), json!({"action": "SEND"}), json!({"action": null})]
+    {
         t.post(&a, &path, body).await.err(400, "M_INVALID_PARAM");
     }
     t.raw("POST", &path, Some(&a.token), b"[\"send\"]".to_vec()).await.err(400, "M_BAD_JSON");
@@ -46,6 +45,7 @@ async fn action_is_validated_first() {
 }
 
 // covers: MGT-3 SRV-7
+// Would catch: a `send` action that does not insert the event now, with its content and sender, and record it.
 #[tokio::test(start_paused = true)]
 async fn send_action_sends_now() {
     let t = T::new().await;
@@ -68,6 +68,7 @@ async fn send_action_sends_now() {
 }
 
 // covers: MGT-4
+// Would catch: a cancelled event whose timer still fires.
 #[tokio::test(start_paused = true)]
 async fn cancel_means_never_sent() {
     let t = T::new().await;
@@ -84,6 +85,7 @@ async fn cancel_means_never_sent() {
 }
 
 // covers: MGT-5 SRV-1
+// Would catch: a restart that keeps the old due time or fires before `running_since + delay`.
 #[tokio::test(start_paused = true)]
 async fn restart_moves_the_send_time() {
     let t = T::new().await;
@@ -102,6 +104,7 @@ async fn restart_moves_the_send_time() {
 }
 
 // covers: MGT-6 SEC-3
+// Would catch: management without a rate limit, or a refused action that still acts.
 #[tokio::test(start_paused = true)]
 async fn management_is_rate_limited() {
     let limits = RateLimits { management: Some(Window { max: 2, window_ms: 5000 }), ..RateLimits::off() };
@@ -116,6 +119,7 @@ async fn management_is_rate_limited() {
 }
 
 // covers: MGT-7 SEC-2
+// Would catch: another user's id told apart from an unknown one, or managed by a stranger.
 #[tokio::test(start_paused = true)]
 async fn unknown_and_foreign_ids_are_indistinguishable() {
     let t = T::new().await;
@@ -136,6 +140,7 @@ async fn unknown_and_foreign_ids_are_indistinguishable() {
 }
 
 // covers: MGT-8 SRV-8
+// Would catch: any wrong cell of the retry table, or a retried `send` that sends again.
 #[tokio::test(start_paused = true)]
 async fn retries_on_finalised_events() {
     let t = T::new().await;
@@ -178,6 +183,7 @@ async fn retries_on_finalised_events() {
 }
 
 // covers: MGT-8 LST-5 PSH-3
+// Would catch: discarded records still answering, or records not discarded once returned.
 #[tokio::test(start_paused = true)]
 async fn discarded_records_answer_404() {
     let t = T::with(Settings { discard_returned: true, ..settings() }).await;
@@ -192,6 +198,7 @@ async fn discarded_records_answer_404() {
 }
 
 // covers: MGT-10 SRV-2
+// Would catch: a failing `send` action that finalises the event or answers 200.
 #[tokio::test(start_paused = true)]
 async fn failing_send_action_keeps_the_event_scheduled() {
     let t = T::new().await;

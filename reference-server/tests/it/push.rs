@@ -13,6 +13,7 @@ fn finalised_ids(body: &Value, key: &str) -> Vec<String> {
 }
 
 // covers: PSH-1 UNS-1
+// Would catch: `since` ignored, the key present when empty, a wrong order or name.
 #[tokio::test(start_paused = true)]
 async fn sync_carries_finalised_events_since_the_token() {
     let t = T::new().await;
@@ -40,6 +41,7 @@ async fn sync_carries_finalised_events_since_the_token() {
 }
 
 // covers: PSH-1
+// Would catch: the `sync_keys` setting ignored.
 #[tokio::test(start_paused = true)]
 async fn sync_key_choice() {
     let t = T::with(Settings { sync_keys: SyncKeys::Unstable, ..settings() }).await;
@@ -53,6 +55,7 @@ async fn sync_key_choice() {
 }
 
 // covers: PSH-2
+// Would catch: the inline or stored filter ignored for either key name.
 #[tokio::test(start_paused = true)]
 async fn filter_removes_the_key() {
     let t = T::new().await;
@@ -80,6 +83,7 @@ async fn filter_removes_the_key() {
 }
 
 // covers: PSH-3
+// Would catch: a record returned by `/sync` and then still listed with `discard_returned` on.
 #[tokio::test(start_paused = true)]
 async fn records_returned_by_sync_may_be_discarded() {
     let t = T::with(Settings { discard_returned: true, ..settings() }).await;
@@ -93,6 +97,7 @@ async fn records_returned_by_sync_may_be_discarded() {
 }
 
 // covers: PSH-1
+// Would catch: a long-poll that sleeps to its timeout instead of waking when an event is finalised.
 #[tokio::test(start_paused = true)]
 async fn long_poll_wakes_on_a_finalisation() {
     let t = T::new().await;

@@ -3,6 +3,7 @@ use reference_server::config::{RateLimits, Settings, Window};
 use serde_json::json;
 
 // covers: SCH-1 SCH-2 SCH-3
+// Would catch: a delayed send that sends at once, answers an `event_id`, or changes the content.
 #[tokio::test(start_paused = true)]
 async fn delay_turns_a_send_into_a_schedule() {
     let t = T::new().await;
@@ -29,6 +30,7 @@ async fn delay_turns_a_send_into_a_schedule() {
 }
 
 // covers: SCH-4
+// Would catch: a `delay_id` issued twice.
 #[tokio::test(start_paused = true)]
 async fn delay_ids_are_unique_across_users() {
     let t = T::new().await;
@@ -44,6 +46,7 @@ async fn delay_ids_are_unique_across_users() {
 }
 
 // covers: SCH-5 SCH-8
+// Would catch: an exclusive maximum, no `max_delay` in the error, or the refused event scheduled anyway.
 #[tokio::test(start_paused = true)]
 async fn maximum_delay() {
     assert!(Settings::default().max_delay_ms <= 31 * 24 * 3600 * 1000, "SCH-8: at most a month by default");
@@ -57,6 +60,7 @@ async fn maximum_delay() {
 }
 
 // covers: SCH-6 SEC-3
+// Would catch: scheduling without a rate limit, or a window that never reopens.
 #[tokio::test(start_paused = true)]
 async fn scheduling_is_rate_limited() {
     let limits = RateLimits { scheduling: Some(Window { max: 3, window_ms: 1000 }), ..RateLimits::off() };
@@ -75,6 +79,7 @@ async fn scheduling_is_rate_limited() {
 }
 
 // covers: SCH-7 SEC-3
+// Would catch: a limit shared between users, or one counting finalised events.
 #[tokio::test(start_paused = true)]
 async fn outstanding_limit_per_user() {
     let t = T::with(Settings { max_delayed_per_user: 2, ..settings() }).await;
@@ -92,6 +97,7 @@ async fn outstanding_limit_per_user() {
 }
 
 // covers: SCH-9
+// Would catch: a zero, negative, signed, fractional or non-ASCII delay accepted.
 #[tokio::test(start_paused = true)]
 async fn delay_must_be_a_positive_integer() {
     let t = T::new().await;
@@ -111,6 +117,7 @@ async fn delay_must_be_a_positive_integer() {
 }
 
 // covers: SCH-10
+// Would catch: a retry scheduling again, a scope other than device + path, or a retry whose body is parsed first.
 #[tokio::test(start_paused = true)]
 async fn transaction_ids_make_scheduling_idempotent() {
     let t = T::new().await;
@@ -128,9 +135,21 @@ async fn transaction_ids_make_scheduling_idempotent() {
         .to_string();
     let other = crate::harness::User { id: a.id.clone(), token };
     assert_ne!(id(&t.schedule_message(&other, &room, "same", 10_000).await), first);
+    // A retry is answered before its body is read: an empty or broken retry body, or an invalid
+    // delay, still gets the first answer (the server used to answer 400 M_NOT_JSON).
+    let path = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/same");
+    for (query, body) in [("?delay=10000", &b""[..]), ("?delay=0", b"{"), ("", b"[]")] {
+        let r = t.raw("PUT", &format!("{path}{query}"), Some(&a.token), body.to_vec()).await;
+        assert_eq!(id(&r), first, "{query} {body:?}");
+    }
+    // Another path (room) is another transaction.
+    let room2 = t.room(&a, &[]).await;
+    assert_ne!(id(&t.schedule_message(&a, &room2, "same", 10_000).await), first);
+    assert_eq!(t.scheduled(&a).await.len(), 3);
 }
 
 // covers: SCH-11
+// Would catch: scheduling into a room the user is not in, or power levels judged at scheduling.
 #[tokio::test(start_paused = true)]
 async fn scheduling_checks_room_and_membership_not_power() {
     let t = T::new().await;

@@ -2,7 +2,9 @@ use crate::harness::{id, settings, T};
 use reference_server::config::{RateLimits, Settings, Window};
 use serde_json::json;
 
-// covers: SRV-1 SRV-9 SRV-10
+// covers: SRV-1 SRV-9
+// Would catch: a timer firing before `running_since + delay`, or late on an idle server (SRV-10, the
+// send time against the due time, needs a late timer: `engine::core_tests`).
 #[tokio::test(start_paused = true)]
 async fn sent_at_the_due_time_never_before() {
     let t = T::new().await;
@@ -20,6 +22,7 @@ async fn sent_at_the_due_time_never_before() {
 }
 
 // covers: SRV-2 SRV-3
+// Would catch: power levels judged at scheduling, or a failure at send time not recorded.
 #[tokio::test(start_paused = true)]
 async fn power_levels_are_checked_when_sent() {
     let t = T::new().await;
@@ -47,6 +50,7 @@ async fn power_levels_are_checked_when_sent() {
 }
 
 // covers: SRV-3
+// Would catch: a delayed event sent for a user who left, or the failure not recorded.
 #[tokio::test(start_paused = true)]
 async fn leaving_the_room_makes_the_send_fail() {
     let t = T::new().await;
@@ -64,6 +68,7 @@ async fn leaving_the_room_makes_the_send_fail() {
 }
 
 // covers: SRV-4 UNS-4
+// Would catch: another sender's state update not cancelling, or the wrong error shape on either surface.
 #[tokio::test(start_paused = true)]
 async fn another_senders_state_event_cancels() {
     let t = T::new().await;
@@ -88,6 +93,7 @@ async fn another_senders_state_event_cancels() {
 }
 
 // covers: SRV-4
+// Would catch: a fired delayed state event not cancelling other senders' ones in its slot.
 #[tokio::test(start_paused = true)]
 async fn a_firing_delayed_event_cancels_others_in_its_slot() {
     let t = T::new().await;
@@ -104,6 +110,7 @@ async fn a_firing_delayed_event_cancels_others_in_its_slot() {
 }
 
 // covers: SRV-5
+// Would catch: the owner's state update, a message, another slot or type cancelling the event.
 #[tokio::test(start_paused = true)]
 async fn own_state_events_and_messages_cancel_nothing() {
     let t = T::new().await;
@@ -129,24 +136,44 @@ async fn own_state_events_and_messages_cancel_nothing() {
 }
 
 // covers: SRV-6
+// Would catch: delayed events inserted past the sending budget (the DECIDED behaviour the catalogue
+// withdrew), refused ones lost or retried later, a `send` action past the budget answering 200.
 #[tokio::test(start_paused = true)]
-async fn firing_uses_the_sending_budget_but_is_never_refused() {
+async fn insertions_past_the_sending_budget_are_refused_and_recorded() {
     let limits = RateLimits { sending: Some(Window { max: 2, window_ms: 60_000 }), ..RateLimits::off() };
     let t = T::with(Settings { rate_limits: limits, ..settings() }).await;
     let a = t.user("a").await;
     let room = t.room(&a, &[]).await;
+    let mut ids = Vec::new();
     for i in 0..4 {
-        t.schedule_message(&a, &room, &format!("d{i}"), 100).await.ok();
+        ids.push(id(&t.schedule_message(&a, &room, &format!("d{i}"), 100).await));
     }
+    let later = id(&t.schedule_message(&a, &room, "later", 70_000).await);
     t.sleep(100).await;
-    let sent = t.timeline(&a, &room).await.iter().filter(|e| e["type"] == "m.room.message").count();
-    assert_eq!(sent, 4, "every due event was sent despite the budget");
+    let sent =
+        || async { t.timeline(&a, &room).await.iter().filter(|e| e["type"] == "m.room.message").count() };
+    assert_eq!(sent().await, 2, "two insertions in the window");
+    let f = t.finalised(&a).await;
+    let refused: Vec<_> = f.iter().filter(|i| i["error"]["errcode"] == "M_LIMIT_EXCEEDED").collect();
+    assert_eq!(refused.len(), 2, "{f:?}");
+    for r in &refused {
+        assert_eq!((r["outcome"].as_str(), r["reason"].as_str()), (Some("cancel"), Some("error")));
+        assert!(r.get("event_id").is_none());
+    }
     t.put(&a, &format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/n"), json!({}))
         .await
         .err(429, "M_LIMIT_EXCEEDED");
+    t.action(&a, &later, "send").await.err(429, "M_LIMIT_EXCEEDED");
+    assert_eq!(t.scheduled(&a).await.len(), 1, "a refused send action keeps the event");
+    // Not retried: once the window reopens (at 60.1 s) only the still scheduled event is sent.
+    t.sleep(70_000).await;
+    assert_eq!(sent().await, 3);
+    assert_eq!(ids.len() + 1, t.finalised(&a).await.len());
+    t.invariants();
 }
 
 // covers: SRV-7 SRV-8
+// Would catch: another content, sender or state key, or a retried `send` sending again.
 #[tokio::test(start_paused = true)]
 async fn the_sent_event_is_the_scheduled_one_once() {
     let t = T::new().await;
@@ -174,6 +201,7 @@ async fn the_sent_event_is_the_scheduled_one_once() {
 }
 
 // covers: SRV-8 SRV-1
+// Would catch: a heartbeat (restart every 500 ms) that fires early, twice, or leaves entries behind.
 #[tokio::test(start_paused = true)]
 async fn a_restarted_heartbeat_fires_once_at_the_end() {
     let t = T::new().await;

@@ -5,6 +5,7 @@ use serde_json::json;
 const U: &str = "/_matrix/client/unstable/org.matrix.msc4140/delayed_events";
 
 // covers: DSC-1
+// Would catch: `/versions` without `org.matrix.msc4140`.
 #[tokio::test(start_paused = true)]
 async fn versions_advertises_the_unstable_feature() {
     let t = T::new().await;
@@ -14,6 +15,7 @@ async fn versions_advertises_the_unstable_feature() {
 }
 
 // covers: UNS-1 LST-6
+// Would catch: an unstable path missing, or both delay names accepted at once.
 #[tokio::test(start_paused = true)]
 async fn unstable_names_work_end_to_end() {
     let t = T::new().await;
@@ -36,6 +38,7 @@ async fn unstable_names_work_end_to_end() {
 }
 
 // covers: UNS-2 SCH-5
+// Would catch: the stable shape on the unstable surface or the reverse.
 #[tokio::test(start_paused = true)]
 async fn max_delay_error_shape_per_surface() {
     let t = T::with(Settings { max_delay_ms: 1000, ..settings() }).await;
@@ -54,6 +57,7 @@ async fn max_delay_error_shape_per_surface() {
 }
 
 // covers: UNS-3 SCH-7
+// Would catch: the stable code on the unstable surface or the reverse.
 #[tokio::test(start_paused = true)]
 async fn outstanding_limit_error_shape_per_surface() {
     let t = T::with(Settings { max_delayed_per_user: 1, ..settings() }).await;
@@ -67,6 +71,7 @@ async fn outstanding_limit_error_shape_per_surface() {
 }
 
 // covers: SEC-1
+// Would catch: an endpoint reachable without a token or with a wrong one, or acting anyway.
 #[tokio::test(start_paused = true)]
 async fn every_new_endpoint_needs_a_valid_token() {
     let t = T::new().await;

@@ -11,7 +11,9 @@ use crate::render;
 use crate::reply::FinalisedItem;
 use crate::spec::step;
 use crate::state::{Phase, State};
-use crate::types::{Action, ContentId, DelayId, EventKind, EventType, RoomId, StateKey, TxnId, UserId};
+use crate::types::{
+    Action, ContentId, DelayId, DeviceId, EventKind, EventType, RoomId, StateKey, TxnId, UserId,
+};
 use stateright::{Model, Property};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -66,6 +68,7 @@ impl DelayModel {
                 if f.messages {
                     ops.push(Op::Schedule {
                         user: ADMIN,
+                        device: DeviceId(0),
                         room: ROOM,
                         kind,
                         content,
@@ -79,6 +82,7 @@ impl DelayModel {
                     for k in 0..b.slots {
                         ops.push(Op::Schedule {
                             user,
+                            device: DeviceId(0),
                             room: ROOM,
                             kind: self.slot(k),
                             content,
@@ -102,6 +106,7 @@ impl DelayModel {
             for delay in [DelayParam::Ms(0), DelayParam::Ms(max + 1)] {
                 ops.push(Op::Schedule {
                     user: ADMIN,
+                    device: DeviceId(0),
                     room: ROOM,
                     kind: self.slot(0),
                     content: DELAYED_CONTENT,
@@ -128,7 +133,13 @@ impl DelayModel {
                     });
                 }
             }
-            ops.push(Op::SendMessage { user: ADMIN, room: ROOM, content: ORDINARY_CONTENT, txn: TxnId(2) });
+            ops.push(Op::SendMessage {
+                user: ADMIN,
+                device: DeviceId(0),
+                room: ROOM,
+                content: ORDINARY_CONTENT,
+                txn: TxnId(2),
+            });
         }
         if f.room_changes && b.users > 1 {
             // The admin toggles the other user's power level; the other user leaves and rejoins.

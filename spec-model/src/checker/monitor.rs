@@ -72,6 +72,15 @@ fn allowed_now(s: &State, d: &Delayed) -> bool {
         .is_some_and(|room| room.members.contains(&d.owner) && room.power.allows(d.owner, d.kind))
 }
 
+/// SRV-6: whether `user` may insert one more event into a room now, read off the rate window as
+/// the configuration defines it (a fixed window of `max` insertions per `window_ms`).
+fn sending_budget_left(cfg: &Config, s: &State, user: UserId) -> bool {
+    let Some(limit) = cfg.rate_limits.sending else { return true };
+    let Some(u) = s.users.get(user.0 as usize) else { return true };
+    let w = u.rate[crate::state::RateClass::Sending as usize];
+    s.now >= w.start.saturating_add(limit.window_ms) || w.count < limit.max
+}
+
 struct Observation<'a> {
     cfg: &'a Config,
     pre: &'a State,
@@ -161,14 +170,18 @@ impl Observation<'_> {
         }
         if let Op::Fire { delay } = *self.op {
             if let Some(d) = self.pre.record(delay) {
-                // SRV-1 and SRV-2, judged on the pre-state.
+                // SRV-1, SRV-2 and SRV-6, judged on the pre-state.
                 self.check(self.pre.now >= d.due(), V::NeverEarly);
-                let sent = self
-                    .post
-                    .record(delay)
-                    .and_then(|a| a.finalisation())
-                    .is_some_and(|f| f.event_id.is_some());
-                self.check(sent == allowed_now(self.pre, d), V::CheckedAtSend);
+                let f = self.post.record(delay).and_then(|a| a.finalisation()).copied();
+                let sent = f.is_some_and(|f| f.event_id.is_some());
+                let budget = sending_budget_left(self.cfg, self.pre, d.owner);
+                self.check(sent == (budget && allowed_now(self.pre, d)), V::CheckedAtSend);
+                if !budget {
+                    let refused = f.is_some_and(|f| {
+                        f.reason == Reason::Error && f.error.map(|e| e.code) == Some(ErrCode::LimitExceeded)
+                    });
+                    self.check(refused, V::InsertionRefused);
+                }
             }
         }
     }
@@ -203,6 +216,7 @@ impl Observation<'_> {
                 self.check(explained, V::OnlyOtherSenderCancels);
             }
             Some(ErrCode::Forbidden) if f.reason == Reason::Error => self.saw(W::FailedAtSendTime),
+            Some(ErrCode::LimitExceeded) if f.reason == Reason::Error => self.saw(W::InsertionRateLimited),
             _ => {}
         }
     }
@@ -267,27 +281,24 @@ impl Observation<'_> {
                 _ => {}
             },
             Op::Manage { user, delay, action } => self.manage(user, delay, action, code),
-            Op::SendMessage { user, .. } | Op::SendState { user, .. } => {
-                if code == Some(ErrCode::LimitExceeded) {
-                    self.saw(W::SendingRateLimited);
-                }
-                if self.step.reply.error().is_none() {
-                    let kept = self
-                        .pre
-                        .delayed
-                        .iter()
-                        .zip(&self.post.delayed)
-                        .any(|(a, b)| a.is_scheduled() && b.is_scheduled() && a.owner == user);
-                    let same_slot_kept = self.pre.delayed.iter().zip(&self.post.delayed).any(|(a, b)| {
+            Op::SendMessage { user, .. } | Op::SendState { user, .. }
+                if self.step.reply.error().is_none() =>
+            {
+                let kept = self
+                    .pre
+                    .delayed
+                    .iter()
+                    .zip(&self.post.delayed)
+                    .any(|(a, b)| a.is_scheduled() && b.is_scheduled() && a.owner == user);
+                let same_slot_kept = self.pre.delayed.iter().zip(&self.post.delayed).any(|(a, b)| {
                         a.is_scheduled() && b.is_scheduled() && a.owner == user
                             && matches!(self.op, Op::SendState { kind, room, .. } if *kind == a.kind && *room == a.room)
                     });
-                    if same_slot_kept {
-                        self.saw(W::SameSenderKeeps);
-                    }
-                    if kept && matches!(self.op, Op::SendMessage { .. }) {
-                        self.saw(W::MessageKeeps);
-                    }
+                if same_slot_kept {
+                    self.saw(W::SameSenderKeeps);
+                }
+                if kept && matches!(self.op, Op::SendMessage { .. }) {
+                    self.saw(W::MessageKeeps);
                 }
             }
             Op::ListScheduled { user, from } => {
@@ -329,7 +340,7 @@ impl Observation<'_> {
 
     fn manage(&mut self, user: UserId, delay: DelayRef, action: Action, code: Option<ErrCode>) {
         match code {
-            Some(ErrCode::InvalidParam) => self.saw(W::InvalidAction),
+            Some(ErrCode::InvalidParam | ErrCode::MissingParam) => self.saw(W::InvalidAction),
             Some(ErrCode::LimitExceeded) => self.saw(W::ManagementRateLimited),
             Some(ErrCode::NotFound) => match delay {
                 DelayRef::NeverIssued => self.saw(W::UnknownId),
@@ -345,7 +356,8 @@ impl Observation<'_> {
         }
         let DelayRef::Issued(id) = delay else { return };
         let (Some(before), Some(after)) = (self.pre.record(id), self.post.record(id)) else { return };
-        if before.owner != user || action == Action::Other || code == Some(ErrCode::LimitExceeded) {
+        let invalid = matches!(action, Action::Other | Action::Missing);
+        if before.owner != user || invalid || code == Some(ErrCode::LimitExceeded) {
             return;
         }
         match before.status {

@@ -51,6 +51,7 @@ flags! {
         PaginationWalk = "LST-3/LST-7 a walk never repeats and never skips a stable event",
         Retries = "MGT-8 actions on finalised events: retry 200, conflict 409, no change",
         SyncSince = "PSH-1 sync returns exactly the retained finalisations since the token",
+        InsertionRefused = "SRV-6 a delayed event past the sending limit is finalised with M_LIMIT_EXCEEDED",
     }
 }
 
@@ -94,7 +95,7 @@ flags! {
         DiscardedAfterReturn = "LST-5/PSH-3 returned finalised record discarded",
         SyncFinalised = "PSH-1 sync carries finalised_events",
         SyncFiltered = "PSH-2 filter removes finalised_events",
-        SendingRateLimited = "SRV-6 ordinary send rate limited after delayed events fired",
+        InsertionRateLimited = "SRV-6 insertion refused by the sending limit: cancel, error M_LIMIT_EXCEEDED",
     }
 }
 

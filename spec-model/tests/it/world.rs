@@ -53,7 +53,16 @@ impl World {
             self.next_txn += 1;
             TxnId(self.next_txn)
         });
-        self.run(Op::Schedule { user, room: ROOM, kind, content: ContentId(0), delay, txn }).reply
+        self.run(Op::Schedule {
+            user,
+            device: DeviceId(0),
+            room: ROOM,
+            kind,
+            content: ContentId(0),
+            delay,
+            txn,
+        })
+        .reply
     }
 
     /// Schedule and return the delay id (panics on refusal).

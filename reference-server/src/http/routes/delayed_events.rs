@@ -37,7 +37,8 @@ fn action(body: &Map<String, Value>) -> Result<Action, MatrixError> {
             MatrixError::invalid_param(format!("Unknown action {a:?}: use send, cancel or restart"))
         }),
         Some(_) => Err(MatrixError::invalid_param("`action` must be a string")),
-        None => Err(MatrixError::invalid_param("`action` is required")),
+        // MGT-2 CLARIFIED: the Client-Server spec's code for a missing parameter.
+        None => Err(MatrixError::missing_param("`action` is required")),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::engine::lifecycle::Schedule;
 use crate::engine::room_ops::{CreateRoom, Dir};
 use crate::error::{MatrixError, Surface};
 use crate::http::extract::{
-    opt_str, ApiResult, Auth, JsonObject, OnSurface, OptionalObject, PathParams, Query,
+    opt_str, parse_object, ApiResult, Auth, JsonObject, OnSurface, OptionalObject, PathParams, Query, RawBody,
 };
 use crate::http::{render, AppState};
 use axum::extract::State;
@@ -77,11 +77,15 @@ fn send_or_schedule(
             app.engine.schedule(s, req, now).on(surface)?
         }
     };
-    Ok(Json(match done {
+    Ok(Json(txn_answer(done)))
+}
+
+fn txn_answer(done: TxnResult) -> Value {
+    match done {
         TxnResult::Sent(event_id) => json!({ "event_id": &*event_id }),
         // SCH-3: a `delay_id` and no `event_id`.
         TxnResult::Scheduled(id) => json!({ "delay_id": id.to_string() }),
-    }))
+    }
 }
 
 async fn send(
@@ -89,8 +93,14 @@ async fn send(
     Auth(s): Auth,
     PathParams((room_id, event_type, txn)): PathParams<(String, String, String)>,
     q: Query,
-    JsonObject(content): JsonObject,
+    RawBody(body): RawBody,
 ) -> ApiResult {
+    // SCH-10: a retry gets the first answer whatever it carries, so the transaction is looked up
+    // before the body (or the delay) is judged. `send_or_schedule` looks again under the lock.
+    if let Some(first) = app.engine.replayed(&s, &room_id, &event_type, &txn) {
+        return Ok(Json(txn_answer(first)));
+    }
+    let content = parse_object(&body)?;
     let draft =
         Draft { event_type: Arc::from(event_type), state_key: None, content: raw(&Value::Object(content)) };
     send_or_schedule(&app, &s, &q, &room_id, draft, Some(&txn))
@@ -262,6 +272,53 @@ async fn invite(
     Ok(Json(json!({})))
 }
 
+/// `/kick`, `/ban`, `/unban` (Client-Server spec): `user_id` and an optional `reason`.
+async fn moderate(
+    app: AppState,
+    s: crate::engine::accounts::Session,
+    room_id: &str,
+    body: Map<String, Value>,
+    m: &str,
+) -> ApiResult {
+    let target =
+        opt_str(&body, "user_id")?.ok_or_else(|| MatrixError::missing_param("`user_id` is required"))?;
+    let reason = opt_str(&body, "reason")?;
+    app.engine.moderate(&s, room_id, target, m, reason, app.now())?;
+    Ok(Json(json!({})))
+}
+
+async fn kick(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    PathParams(room_id): PathParams<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult {
+    moderate(app, s, &room_id, body, "leave").await
+}
+
+async fn ban(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    PathParams(room_id): PathParams<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult {
+    moderate(app, s, &room_id, body, "ban").await
+}
+
+async fn unban(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    PathParams(room_id): PathParams<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult {
+    // Unbanning someone who is not banned would be a kick: refuse it as Synapse does.
+    let target = opt_str(&body, "user_id")?.unwrap_or_default();
+    if !target.is_empty() && !app.engine.is_banned(&room_id, target) {
+        return Err(MatrixError::forbidden(format!("{target} is not banned")).into());
+    }
+    moderate(app, s, &room_id, body, "leave").await
+}
+
 /// `/messages` tokens are stream positions `t<N>`; sync tokens `s<N>_<M>` are accepted too.
 fn parse_position(s: &str) -> Result<u64, MatrixError> {
     let bad = || MatrixError::invalid_param(format!("Invalid pagination token {s:?}"));
@@ -329,6 +386,9 @@ pub fn routes() -> Router<AppState> {
         .route("/rooms/{room_id}/join", post(join))
         .route("/rooms/{room_id}/leave", post(leave))
         .route("/rooms/{room_id}/invite", post(invite))
+        .route("/rooms/{room_id}/kick", post(kick))
+        .route("/rooms/{room_id}/ban", post(ban))
+        .route("/rooms/{room_id}/unban", post(unban))
         .route("/rooms/{room_id}/send/{event_type}/{txn_id}", put(send))
         .route("/rooms/{room_id}/state", get(all_state))
         .route("/rooms/{room_id}/state/{event_type}", put(put_state_empty_key).get(get_state_empty_key))
