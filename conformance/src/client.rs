@@ -91,7 +91,21 @@ impl std::fmt::Display for TransportError {
     }
 }
 
-/// The connection to the server under test. Cheap to clone; clones share the connection pool.
+/// The request classes a server may rate limit separately (SEC-3).
+pub fn rate_class(req: &Request) -> &'static str {
+    let delayed_api = req.path.contains("/delayed_events");
+    let has_delay = req.query.iter().any(|(k, _)| k == "delay" || k == "org.matrix.msc4140.delay");
+    match req.method {
+        reqwest::Method::POST if delayed_api => "management",
+        reqwest::Method::GET if delayed_api => "lookups",
+        reqwest::Method::PUT if has_delay || req.path.contains("/delayed_event/") => "scheduling",
+        reqwest::Method::PUT if req.path.contains("/send/") || req.path.contains("/state/") => "sending",
+        _ => "other",
+    }
+}
+
+/// The connection to the server under test. Cheap to clone; clones share the connection pool and
+/// what was learned about rate limits.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -99,6 +113,9 @@ pub struct Client {
     epoch: Instant,
     /// How long to wait in total for `M_LIMIT_EXCEEDED` to pass before giving up.
     rate_limit_patience: Duration,
+    /// Request classes this server has been seen rate limiting in this run (a 429 that passed
+    /// when retried, or a burst check that met one).
+    rate_limited: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<&'static str>>>,
 }
 
 impl Client {
@@ -113,6 +130,7 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             epoch,
             rate_limit_patience: Duration::from_secs(30),
+            rate_limited: Default::default(),
         })
     }
 
@@ -158,17 +176,38 @@ impl Client {
         Ok(Answer { status, body, raw, start, end })
     }
 
-    /// Send, waiting out `429 M_LIMIT_EXCEEDED` as a client would (rate limits are checked by
-    /// their own checks; elsewhere they would only make verdicts depend on the server's limits).
+    /// Send, waiting out a short `429 M_LIMIT_EXCEEDED` as a client would (`retry_after_ms` up to
+    /// 5 s, 30 s in all). A 429 that passes when retried is evidence that the server rate limits
+    /// that request class; a longer one, or one that does not pass, is returned to the caller, who
+    /// judges it (a 429 is not a wildcard: see `Scenario::client_op`).
     pub async fn call(&self, req: &Request) -> Result<Answer, TransportError> {
         let give_up = Instant::now() + self.rate_limit_patience;
+        let mut limited = false;
         loop {
             let a = self.send(req).await?;
-            if a.status != 429 || Instant::now() > give_up {
+            if a.status != 429 || a.errcode() != Some("M_LIMIT_EXCEEDED") {
+                if limited {
+                    self.note_rate_limited(rate_class(req));
+                }
                 return Ok(a);
             }
-            let wait = a.body.get("retry_after_ms").and_then(Value::as_u64).unwrap_or(500).clamp(10, 5_000);
+            let wait = a.body.get("retry_after_ms").and_then(Value::as_u64).unwrap_or(500).max(10);
+            if wait > 5_000 || Instant::now() + Duration::from_millis(wait) > give_up {
+                return Ok(a);
+            }
+            limited = true;
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
+    }
+
+    pub fn note_rate_limited(&self, class: &'static str) {
+        if let Ok(mut set) = self.rate_limited.lock() {
+            set.insert(class);
+        }
+    }
+
+    /// Whether this server was seen rate limiting `class` in this run.
+    pub fn rate_limits(&self, class: &str) -> bool {
+        self.rate_limited.lock().is_ok_and(|set| set.contains(class))
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let opts = Options::parse();
     let fail_on = opts.fail_levels();
+    let allow_na = opts.allow_not_applicable;
     let outputs = (opts.junit.clone(), opts.json.clone(), opts.markdown.clone());
     let report = match conformance::runner::run(opts).await {
         Ok(r) => r,
@@ -25,5 +26,5 @@ async fn main() -> ExitCode {
             }
         }
     }
-    ExitCode::from(report.exit_code(&fail_on))
+    ExitCode::from(report.exit_code(&fail_on, allow_na))
 }

@@ -1,7 +1,54 @@
-//! What a check concludes: its verdict, the requirements it speaks for and their level.
+//! What a check concludes: its verdict, the requirements it speaks for and their level, and which
+//! clauses of those requirements it observed. A PASS is only ever built from a complete set of
+//! observed clauses ([`CheckInfo::pass`]); a failure counts at the strictest level among the
+//! requirements it breaks and the check's own.
 
 use serde::Serialize;
 use spec_model::requirements::catalogue;
+use std::collections::BTreeSet;
+
+/// A part of a requirement a check must see before it can say the requirement holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clause {
+    /// The answers to the requests the requirement is about (status, errcode, body).
+    Answer,
+    /// The finalised record of every delayed event the scenario finalised (outcome, reason,
+    /// error, event id), through a finalised lookup or `/sync`.
+    Record,
+    /// The rooms' timelines: what was sent, as scheduled, how many times.
+    Room,
+    /// After a refusal, the lists show nothing changed.
+    Unchanged,
+}
+
+impl Clause {
+    pub fn label(self) -> &'static str {
+        match self {
+            Clause::Answer => "answer",
+            Clause::Record => "finalised record",
+            Clause::Room => "room timeline",
+            Clause::Unchanged => "nothing changed",
+        }
+    }
+
+    /// The clauses a requirement's text has: its outcome has to be seen where it lands.
+    pub fn of_requirement(id: &str) -> &'static [Clause] {
+        use Clause::*;
+        match id {
+            // "finalised with outcome ..., reason ..." and the event sent or not.
+            "MGT-3" | "MGT-4" | "SRV-1" | "SRV-3" | "SRV-4" | "SRV-6" => &[Answer, Record, Room],
+            // The new due time shows in when (and that) the event was sent.
+            "MGT-5" => &[Answer, Record],
+            // Sent when allowed, cancelled by nothing: the record and the room.
+            "SRV-2" | "SRV-5" => &[Record, Room],
+            // Retries change nothing; a failed send action keeps the event (nothing sent twice).
+            "MGT-8" | "MGT-10" => &[Answer, Room],
+            "SRV-7" | "SRV-8" => &[Room],
+            _ => &[Answer],
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -73,6 +120,8 @@ pub struct CheckResult {
     pub also_covers: Vec<String>,
     /// On a failure that names what it breaks, those ids (else empty: all of `requirements`).
     pub broken: Vec<String>,
+    /// The clauses the check saw (every required one on a PASS).
+    pub observed: Vec<Clause>,
     pub level: Level,
     pub verdict: Verdict,
     pub detail: String,
@@ -87,18 +136,43 @@ pub struct CheckInfo {
     pub requirements: Vec<String>,
     pub also_covers: Vec<String>,
     pub level: Level,
+    /// What must be observed before the check may PASS.
+    pub clauses: BTreeSet<Clause>,
 }
 
 impl CheckInfo {
     pub fn new(id: &str, title: &str, requirements: &[&str]) -> Self {
         let requirements: Vec<String> = requirements.iter().map(|s| s.to_string()).collect();
+        let clauses = requirements.iter().flat_map(|r| Clause::of_requirement(r).iter().copied()).collect();
         CheckInfo {
             id: id.into(),
             title: title.into(),
             level: Level::of(&requirements),
             requirements,
             also_covers: Vec::new(),
+            clauses,
         }
+    }
+
+    /// Replace the required clauses (hand-written checks that know theirs).
+    pub fn needs(mut self, clauses: &[Clause]) -> Self {
+        self.clauses = clauses.iter().copied().collect();
+        self
+    }
+
+    /// The verdict of a check that ran to its end having observed `seen`: PASS when every
+    /// required clause was observed, otherwise NOT-APPLICABLE naming what was not (a check that
+    /// knows a missing clause is the server's fault fails before it gets here).
+    pub fn pass(&self, seen: &BTreeSet<Clause>, note: impl Into<String>, millis: u64) -> CheckResult {
+        let missing: Vec<&str> = self.clauses.difference(seen).map(|c| c.label()).collect();
+        let mut r = if missing.is_empty() {
+            self.result(Verdict::Pass, note, millis)
+        } else {
+            let why = format!("not observed: {} (nothing to judge them on)", missing.join(", "));
+            self.result(Verdict::NotApplicable, why, millis)
+        };
+        r.observed = seen.iter().copied().collect();
+        r
     }
 
     pub fn also(mut self, ids: &[&str]) -> Self {
@@ -112,7 +186,8 @@ impl CheckInfo {
 
     /// A failure message may start with the ids it breaks (`SRV-1/SRV-9: ...`) when they are not
     /// the check's own (a scenario about SCH-3 that meets a double send): they are added to the
-    /// check's, and the failure's level is theirs.
+    /// check's, and the failure counts at the strictest level among them and the check's own.
+    /// Only [`CheckInfo::pass`] makes a PASS that reports observed clauses.
     pub fn result(&self, verdict: Verdict, detail: impl Into<String>, millis: u64) -> CheckResult {
         let detail = detail.into();
         let mut requirements = self.requirements.clone();
@@ -124,7 +199,7 @@ impl CheckInfo {
             let broken: Vec<String> =
                 head.split('/').filter(|id| known.iter().any(|r| r.id == *id)).map(str::to_string).collect();
             if !broken.is_empty() {
-                level = Level::of(&broken);
+                level = level.min(Level::of(&broken));
                 named.clone_from(&broken);
                 for id in broken {
                     if !requirements.contains(&id) {
@@ -140,6 +215,7 @@ impl CheckInfo {
             requirements,
             also_covers: self.also_covers.clone(),
             broken: named,
+            observed: Vec::new(),
             verdict,
             detail,
             millis,
@@ -167,14 +243,30 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_names_the_requirements_it_breaks() {
+    fn a_failure_counts_at_the_strictest_level_it_breaks() {
         let info = CheckInfo::new("x", "x", &["MGT-10"]);
         let r = info.result(Verdict::Fail, "SRV-1/SRV-9: late", 0);
         assert_eq!(r.requirements, ["MGT-10", "SRV-1", "SRV-9"]);
         assert_eq!(r.level, Level::Must);
+        // A race about SRV-8 whose failure names only MGT-8 still counts at MUST: a failure
+        // never lowers its check's own level (it used to, to CLARIFIED).
         let race = CheckInfo::new("r", "r", &["SRV-8"]).result(Verdict::Fail, "MGT-8: 404 at once", 0);
-        assert_eq!((race.requirements.len(), race.level), (2, Level::Clarified));
+        assert_eq!(
+            (race.requirements.len(), race.level, race.broken.clone()),
+            (2, Level::Must, vec!["MGT-8".to_string()])
+        );
         let r = info.result(Verdict::Fail, "answered 500: boom", 0);
         assert_eq!((r.requirements.len(), r.level), (1, Level::Clarified));
+    }
+
+    #[test]
+    fn a_pass_needs_every_clause_observed() {
+        let info = CheckInfo::new("m", "m", &["SRV-3"]);
+        assert_eq!(info.clauses, BTreeSet::from([Clause::Answer, Clause::Record, Clause::Room]));
+        let partial = info.pass(&BTreeSet::from([Clause::Answer, Clause::Room]), "", 0);
+        assert_eq!(partial.verdict, Verdict::NotApplicable);
+        assert!(partial.detail.contains("finalised record"), "{}", partial.detail);
+        let full = info.pass(&BTreeSet::from([Clause::Answer, Clause::Record, Clause::Room]), "", 0);
+        assert_eq!((full.verdict, full.observed.len()), (Verdict::Pass, 3));
     }
 }

@@ -64,12 +64,18 @@ impl Report {
         c
     }
 
-    /// 0: no failure at a `fail_on` level; 1: one; 2: a check could not reach a verdict.
-    pub fn exit_code(&self, fail_on: &[Level]) -> u8 {
+    /// 0: no failure at a `fail_on` level; 1: one; 2: a check could not reach a verdict; 3: no
+    /// check reached PASS or FAIL at all (nothing was judged: the feature is not advertised, the
+    /// positive control failed), unless `allow_not_applicable`. A CI that forgot to enable the
+    /// feature must not go green.
+    pub fn exit_code(&self, fail_on: &[Level], allow_not_applicable: bool) -> u8 {
+        let c = self.counts(None);
         if self.results.iter().any(|r| r.verdict == Verdict::Fail && fail_on.contains(&r.level)) {
             1
-        } else if self.results.iter().any(|r| r.verdict == Verdict::Error) {
+        } else if c.error > 0 {
             2
+        } else if c.pass + c.fail == 0 && !allow_not_applicable {
+            3
         } else {
             0
         }
@@ -87,6 +93,9 @@ impl Report {
         );
         for r in self.results.iter().filter(|r| r.verdict != Verdict::Pass) {
             let _ = writeln!(s, "{}", line(r));
+        }
+        for r in self.results.iter().filter(|r| r.verdict == Verdict::Pass) {
+            let _ = writeln!(s, "PASS           {:<9} {} observed: {}", r.level.label(), r.id, observed(r));
         }
         let _ = writeln!(
             s,
@@ -143,6 +152,9 @@ impl Report {
             };
             let mut case = TestCase::new(format!("{} [{}] {}", r.id, r.level.label(), r.title), status);
             case.set_time(std::time::Duration::from_millis(r.millis));
+            if r.verdict == Verdict::Pass {
+                case.set_system_out(format!("observed: {}", observed(r)));
+            }
             case.set_classname(r.requirements.join(" "));
             suite.add_test_case(case);
         }
@@ -176,17 +188,18 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\n## Checks\n\n| check | level | requirements | verdict | detail |\n|---|---|---|---|---|"
+            "\n## Checks\n\n| check | level | requirements | verdict | observed | detail |\n|---|---|---|---|---|---|"
         );
         for r in &self.results {
             let _ = writeln!(
                 s,
-                "| `{}` {} | {} | {} | {} | {} |",
+                "| `{}` {} | {} | {} | {} | {} | {} |",
                 r.id,
                 cell(&r.title),
                 r.level.label(),
                 r.requirements.join(" "),
                 r.verdict.label(),
+                observed(r),
                 cell(&r.detail)
             );
         }
@@ -220,6 +233,11 @@ impl Report {
         }
         s
     }
+}
+
+/// The clauses a result observed, for reports.
+fn observed(r: &CheckResult) -> String {
+    r.observed.iter().map(|c| c.label()).collect::<Vec<_>>().join(", ")
 }
 
 /// One result as a terminal line.

@@ -6,6 +6,7 @@ use crate::client::{Answer, Request};
 use crate::context::Context;
 use crate::lockstep::{Judge, Observation};
 use crate::names::{real_content, Names};
+use crate::outcome::{CheckInfo, CheckResult, Clause, Verdict};
 use crate::provision::User;
 use crate::timing::{self, Arm};
 use serde_json::{json, Value};
@@ -13,7 +14,7 @@ use spec_model::op::{DelayParam, DelayRef, From as ListFrom, Op};
 use spec_model::power::PowerChange;
 use spec_model::state::Status;
 use spec_model::types::{Action, ContentId, DelayId, EventKind, EventType, Outcome, RoomId, UserId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Why a scenario stopped early.
@@ -22,6 +23,20 @@ pub enum Stop {
     Fail(String),
     /// The suite could not go on (transport, setup).
     Error(String),
+    /// What the scenario needs could not happen on this server, for a reason that is not a
+    /// failure (a rate limit the suite cannot wait out, a choice the text leaves open).
+    NotApplicable(String),
+}
+
+impl Stop {
+    /// The result of a check that stopped here.
+    pub fn result(self, info: &CheckInfo, millis: u64) -> CheckResult {
+        match self {
+            Stop::Fail(m) => info.result(Verdict::Fail, m, millis),
+            Stop::Error(m) => info.result(Verdict::Error, m, millis),
+            Stop::NotApplicable(m) => info.result(Verdict::NotApplicable, m, millis),
+        }
+    }
 }
 
 impl From<crate::client::TransportError> for Stop {
@@ -46,6 +61,11 @@ pub struct Scenario<'a> {
     pub notes: Vec<String>,
     /// Ordinary sends that succeeded: (sender, kind, content).
     ordinary: Vec<(UserId, EventKind, ContentId)>,
+    /// The clauses this scenario observed (see `outcome::Clause`).
+    pub seen: BTreeSet<Clause>,
+    /// A failure the scenario went on past, to judge the rest (the rooms) too: reported at the
+    /// end unless a stricter one comes first.
+    pub deferred: Option<String>,
 }
 
 impl<'a> Scenario<'a> {
@@ -72,6 +92,8 @@ impl<'a> Scenario<'a> {
             finalised_seen: BTreeMap::new(),
             notes: Vec::new(),
             ordinary: Vec::new(),
+            seen: BTreeSet::new(),
+            deferred: None,
         })
     }
 
@@ -244,29 +266,74 @@ impl<'a> Scenario<'a> {
                 self.names.bind_delay(DelayId(self.judge.any().delayed.len() as u16), real);
             }
         }
+        self.rate_limited(op, &req, &answer)?;
         let seen =
             Observation { status: answer.status, body: &answer.body, start: answer.start, end: answer.end };
         if let Err(why) = self.judge.observe(op, &seen, &self.names) {
+            let what = format!("{} {} answered {}", req.method, req.path, answer.short());
             // A server that forgets finalised events at once answers 404 to management where the
             // model expects 200 or 409: that is MGT-8 under the declared retention, whatever the
-            // trace is about. A lookup missing them keeps its own verdict, with the hint.
+            // trace is about. The scenario goes on under that explanation, so that an event sent
+            // twice still fails SRV-8 (judged on the rooms at the end) at its own level.
             let mut forgetful = self.judge.forgetting();
-            let what = format!("{} {} answered {}", req.method, req.path, answer.short());
             let forgetting_explains =
                 !self.judge.forget_any && forgetful.observe(op, &seen, &self.names).is_ok();
             let retention = self.ctx.opts.retention_ms;
-            return Err(Stop::Fail(match (forgetting_explains, op) {
-                (true, Op::Manage { .. }) => format!(
+            if forgetting_explains && matches!(op, Op::Manage { .. }) {
+                self.deferred.get_or_insert(format!(
                     "MGT-8: {what}, which the model allows only if finalised events are forgotten at once (not declared: --retention-ms {retention})"
-                ),
-                (true, _) => format!(
-                    "{what}; {why} (it would be allowed if the server forgot finalised events at once, --retention-ms 0)"
-                ),
-                (false, _) => format!("{what}; {why}"),
-            }));
+                ));
+                self.judge = forgetful;
+                self.after(op, &answer);
+                return Ok(Some(answer));
+            }
+            let hint = if forgetting_explains {
+                format!(" (it would be allowed if the server forgot finalised events at once, --retention-ms {retention})")
+            } else {
+                String::new()
+            };
+            return Err(Stop::Fail(format!("{}{what}; {why}{hint}", self.unserved(op))));
         }
+        self.seen.insert(Clause::Answer);
         self.after(op, &answer);
         Ok(Some(answer))
+    }
+
+    /// A failure of a request to an endpoint the server does not serve is that endpoint's
+    /// requirement's failure, whatever the scenario is about (`LST-2: ...`).
+    fn unserved(&self, op: &Op) -> &'static str {
+        let l = self.ctx.lookups;
+        match op {
+            Op::ListScheduled { .. } if !l.scheduled => "LST-1: the scheduled lookup is not served: ",
+            Op::ListFinalised { .. } if !l.finalised => "LST-2: the finalised lookup is not served: ",
+            Op::ListScheduledBare { .. } if !l.bare => "LST-6: the bare unstable lookup is not served: ",
+            Op::Sync { .. } if !l.sync => "PSH-1: `/sync` carries no finalised events: ",
+            _ => "",
+        }
+    }
+
+    /// A 429 `M_LIMIT_EXCEEDED` the client could not wait out. It stands in for the model's answer
+    /// only when the server was seen rate limiting this request class in this run (the check is
+    /// then NOT-APPLICABLE: it cannot be completed); otherwise, and always at the declared
+    /// outstanding limit (SCH-7/UNS-3 have their own shape), it is judged like any answer.
+    fn rate_limited(&self, op: &Op, req: &Request, a: &Answer) -> Result<()> {
+        if a.status != 429 || a.errcode() != Some("M_LIMIT_EXCEEDED") {
+            return Ok(());
+        }
+        let at_limit = match (op, self.ctx.opts.max_outstanding) {
+            (Op::Schedule { user, .. }, Some(max)) => {
+                self.judge.states().any(|st| st.scheduled_count(*user) >= max as usize)
+            }
+            _ => false,
+        };
+        let class = crate::client::rate_class(req);
+        if at_limit || !self.ctx.client.rate_limits(class) {
+            return Ok(());
+        }
+        let retry = a.body.get("retry_after_ms").and_then(Value::as_u64).unwrap_or(0);
+        Err(Stop::NotApplicable(format!(
+            "the server rate limited this scenario's {class} requests (retry_after_ms {retry}, longer than the suite waits); it rate limits that class (seen in this run)"
+        )))
     }
 
     /// Bookkeeping after an accepted answer: tokens, timer arms, finalised items seen.
@@ -371,11 +438,14 @@ impl<'a> Scenario<'a> {
     }
 
     /// The request that shows whether a timer fired: the finalised list when the server has one,
-    /// else a list of scheduled events (the event leaving it), the room telling the outcome.
+    /// else `/sync`'s finalised events, else a list of scheduled events (the event leaving it),
+    /// the room telling the outcome.
     fn poll_op(&self, owner: UserId) -> Result<Op> {
         let l = self.ctx.lookups;
         if l.finalised {
             Ok(Op::ListFinalised { user: owner, from: ListFrom::Start })
+        } else if l.sync {
+            Ok(Op::Sync { user: owner, initial: true, include_finalised: true })
         } else if l.scheduled {
             Ok(Op::ListScheduled { user: owner, from: ListFrom::Start })
         } else if l.bare {
@@ -426,6 +496,9 @@ impl<'a> Scenario<'a> {
             tuples.sort();
             tuples.dedup();
             let mut seen = Vec::new();
+            if !tuples.is_empty() {
+                self.seen.insert(Clause::Room);
+            }
             for &(sender, kind, content) in &tuples {
                 let sender_id =
                     self.names.users.get(sender.0 as usize).map(|u| u.user_id.clone()).unwrap_or_default();
@@ -508,13 +581,53 @@ impl<'a> Scenario<'a> {
             o.dedup();
             o
         };
-        if self.ctx.lookups.finalised {
-            for owner in owners {
+        for owner in owners {
+            if self.ctx.lookups.finalised {
                 self.client_op(&Op::ListFinalised { user: owner, from: ListFrom::Start }).await?;
+            } else if self.ctx.lookups.sync {
+                self.client_op(&Op::Sync { user: owner, initial: true, include_finalised: true }).await?;
             }
         }
         timing::check_scenario(self).await?;
-        self.observe_rooms().await
+        self.observe_rooms().await?;
+        self.observe_records();
+        Ok(())
+    }
+
+    /// The Record clause holds when the finalised record of every event this scenario finalised
+    /// was read (and judged).
+    fn observe_records(&mut self) {
+        let finalised: Vec<DelayId> =
+            self.judge.any().ids().filter(|id| self.judge.finalised(*id) == Some(true)).collect();
+        if !finalised.is_empty() && finalised.iter().all(|id| self.finalised_seen.contains_key(id)) {
+            self.seen.insert(Clause::Record);
+        }
+    }
+
+    /// The verdict of a scenario that ran to its end: a failure it went on past; a required clause
+    /// the server gave no way to observe, when the missing observable is itself required; else
+    /// PASS when every clause was observed (`CheckInfo::pass`).
+    pub fn verdict(&self, info: &CheckInfo, note: String, millis: u64) -> CheckResult {
+        if let Some(failure) = &self.deferred {
+            return info.result(Verdict::Fail, failure.clone(), millis);
+        }
+        let l = self.ctx.lookups;
+        if info.clauses.contains(&Clause::Record)
+            && !self.seen.contains(&Clause::Record)
+            && !l.finalised
+            && !l.sync
+        {
+            return info.result(
+                Verdict::Fail,
+                format!(
+                    "LST-2/PSH-1: the finalised record {} needs (outcome, reason, error, event_id) cannot be observed: the server serves neither GET {}/finalised (LST-2) nor finalised events in /sync (PSH-1)",
+                    info.requirements.join("/"),
+                    self.ctx.surface.delayed()
+                ),
+                millis,
+            );
+        }
+        info.pass(&self.seen, note, millis)
     }
 }
 

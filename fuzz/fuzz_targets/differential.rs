@@ -2,10 +2,10 @@
 //! Arbitrary model operations on spec-model and on the server; `MSC4140_FAULT=<switch>` plants a
 //! deliberate bug to show the target finds it.
 use libfuzzer_sys::fuzz_target;
-use msc4140_testkit::fuzzing::{differential, fault_from_env, FuzzOp};
+use msc4140_testkit::fuzzing::{differential_with, fault_from_env, FuzzOp};
 
 fuzz_target!(|input: (bool, Vec<FuzzOp>)| {
-    if let Err(e) = differential(&input.1, input.0, fault_from_env()) {
+    if let Err(e) = differential_with(&input.1, input.0, fault_from_env()) {
         panic!("{e}");
     }
 });

@@ -70,21 +70,6 @@ pub enum SyncKeys {
     Both,
 }
 
-/// Deliberate bugs, for proving that the differential tests and fuzzers find them. Never set by
-/// the command line or the config file; tests set them in [`Settings`] directly.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Faults {
-    /// A redundant `send` on an already sent event stops the timers of the owner's other
-    /// delayed events (seen in a deployed implementation).
-    pub redundant_send_stalls_others: bool,
-    /// A fired event is sent twice, as after a crash between "sent" and "deleted".
-    pub double_send: bool,
-    /// Of two delayed state events for the same slot due together, only one is sent.
-    pub slot_collision_drops_one: bool,
-    /// A delayed event whose send-time check fails is dropped without a finalised record.
-    pub lose_failed_sends: bool,
-}
-
 /// Everything the homeserver core needs to know.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -111,9 +96,10 @@ pub struct Settings {
     pub open_registration: bool,
     /// tracing filter (`RUST_LOG` syntax).
     pub log: String,
-    /// Test-only deliberate bugs (all off).
+    /// Test-only deliberate bugs (all off; only with the `faults` feature).
+    #[cfg(feature = "faults")]
     #[serde(skip)]
-    pub faults: Faults,
+    pub faults: crate::faults::Faults,
 }
 
 impl Default for Settings {
@@ -132,7 +118,8 @@ impl Default for Settings {
             sync_keys: SyncKeys::Both,
             open_registration: true,
             log: "info".into(),
-            faults: Faults::default(),
+            #[cfg(feature = "faults")]
+            faults: crate::faults::Faults::none(),
         }
     }
 }

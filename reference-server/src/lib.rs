@@ -7,9 +7,27 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod http;
 pub mod scheduler;
 pub mod sync;
+
+/// Whether the planted fault `$f` is switched on in `$settings`: a constant `false` unless the
+/// `faults` feature is compiled in, so a normal build optimises every fault path away.
+#[macro_export]
+macro_rules! planted {
+    ($settings:expr, $f:ident) => {{
+        #[cfg(feature = "faults")]
+        let on = $settings.faults.has($crate::faults::Fault::$f);
+        #[cfg(not(feature = "faults"))]
+        let on = {
+            let _ = &$settings;
+            false
+        };
+        on
+    }};
+}
 
 use clock::Clock;
 use config::Settings;

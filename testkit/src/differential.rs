@@ -7,7 +7,7 @@
 //! target drives the same [`run_with`].
 
 use crate::harness::{User, EPOCH, T};
-use reference_server::config::{Faults, RateLimits, Settings};
+use reference_server::config::{RateLimits, Settings};
 use serde_json::{json, Map, Value};
 use spec_model::config::{Config, Retention};
 use spec_model::op::{DelayParam, DelayRef, From, Op};
@@ -35,9 +35,8 @@ pub fn config(prefix: Prefix) -> Config {
     }
 }
 
-fn settings(cfg: &Config, faults: Faults) -> Settings {
+fn settings(cfg: &Config) -> Settings {
     Settings {
-        faults,
         max_delay_ms: cfg.max_delay_ms.unwrap_or(u64::MAX),
         max_delayed_per_user: cfg.max_outstanding_per_user.map_or(usize::MAX, usize::from),
         retention_max_age_ms: cfg.retention.max_age_ms,
@@ -86,9 +85,13 @@ fn content(c: ContentId) -> Value {
 }
 
 impl Driver {
-    pub async fn new(prefix: Prefix, faults: Faults) -> Driver {
+    /// A fresh model and a server configured to match; `tweak` changes the server's settings
+    /// (planted faults).
+    pub async fn new(prefix: Prefix, tweak: impl FnOnce(&mut Settings)) -> Driver {
         let cfg = config(prefix);
-        let t = T::with(settings(&cfg, faults)).await;
+        let mut s = settings(&cfg);
+        tweak(&mut s);
+        let t = T::with(s).await;
         let mut users = Vec::new();
         for u in 0..USERS {
             let first = t.user(&format!("u{u}")).await;
@@ -530,13 +533,18 @@ fn apply_change(mut current: Value, change: PowerChange) -> Value {
 
 /// Run `ops` on a fresh model and a correct server; the first disagreement, with the steps.
 pub fn run(prefix: Prefix, ops: &[Op]) -> Result<(), String> {
-    run_with(prefix, Faults::default(), ops)
+    run_tweaked(prefix, |_| {}, ops)
 }
 
 /// The same against a server with deliberate bugs.
-pub fn run_with(prefix: Prefix, faults: Faults, ops: &[Op]) -> Result<(), String> {
+#[cfg(feature = "faults")]
+pub fn run_with(prefix: Prefix, faults: reference_server::faults::Faults, ops: &[Op]) -> Result<(), String> {
+    run_tweaked(prefix, |s| s.faults = faults, ops)
+}
+
+fn run_tweaked(prefix: Prefix, tweak: impl FnOnce(&mut Settings), ops: &[Op]) -> Result<(), String> {
     crate::harness::on_virtual_time(async {
-        let mut d = Driver::new(prefix, faults).await;
+        let mut d = Driver::new(prefix, tweak).await;
         for op in ops {
             if let Err(e) = d.apply(*op).await {
                 return Err(format!("{e}\n\nsteps ({prefix:?} prefix):\n  {}", d.log.join("\n  ")));

@@ -4,7 +4,6 @@
 
 use crate::harness::{settings, T};
 use arbitrary::Arbitrary;
-use reference_server::config::Faults;
 use serde_json::{json, Value};
 use spec_model::op::{DelayParam, DelayRef, From, Op};
 use spec_model::power::PowerChange;
@@ -421,21 +420,29 @@ impl FuzzOp {
     }
 }
 
-/// The fault the `differential` target plants, from `MSC4140_FAULT` (for proving it bites).
-pub fn fault_from_env() -> Faults {
-    let mut f = Faults::default();
-    match std::env::var("MSC4140_FAULT").as_deref() {
-        Ok("redundant_send_stalls_others") => f.redundant_send_stalls_others = true,
-        Ok("double_send") => f.double_send = true,
-        Ok("slot_collision_drops_one") => f.slot_collision_drops_one = true,
-        Ok("lose_failed_sends") => f.lose_failed_sends = true,
-        _ => {}
-    }
-    f
+/// The fault the `differential` target plants, from `MSC4140_FAULT=<name>` (for proving it bites;
+/// the names are `reference_server::faults::Fault::name`).
+#[cfg(feature = "faults")]
+pub fn fault_from_env() -> reference_server::faults::Faults {
+    use reference_server::faults::{Fault, Faults};
+    let named = std::env::var("MSC4140_FAULT").ok().and_then(|n| Fault::from_name(&n));
+    named.map_or_else(Faults::none, |f| Faults::of(&[f]))
 }
 
 /// `differential`: the server must answer as the model says (both prefixes, alternating).
-pub fn differential(ops: &[FuzzOp], unstable: bool, faults: Faults) -> Result<(), String> {
+pub fn differential(ops: &[FuzzOp], unstable: bool) -> Result<(), String> {
+    let ops: Vec<Op> = ops.iter().take(40).map(|o| o.op()).collect();
+    let prefix = if unstable { Prefix::Unstable } else { Prefix::Stable };
+    crate::differential::run(prefix, &ops)
+}
+
+/// The same against a server with the planted `faults`.
+#[cfg(feature = "faults")]
+pub fn differential_with(
+    ops: &[FuzzOp],
+    unstable: bool,
+    faults: reference_server::faults::Faults,
+) -> Result<(), String> {
     let ops: Vec<Op> = ops.iter().take(40).map(|o| o.op()).collect();
     let prefix = if unstable { Prefix::Unstable } else { Prefix::Stable };
     crate::differential::run_with(prefix, faults, &ops)

@@ -47,7 +47,7 @@ fn http_request_corpus() {
 #[test]
 fn differential_corpus() {
     let n = replay::<(bool, Vec<FuzzOp>)>("differential", |(unstable, ops)| {
-        fuzzing::differential(ops, *unstable, Default::default())
+        fuzzing::differential(ops, *unstable)
     });
     assert!(n > 0);
 }

@@ -5,8 +5,9 @@
 use super::control::{manage, schedule_message, scheduled_ids, user_with_room};
 use crate::client::{segment, Request};
 use crate::context::Context;
-use crate::outcome::{CheckInfo, CheckResult, Verdict};
+use crate::outcome::{CheckInfo, CheckResult, Clause, Verdict};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 
 /// One malformed or unauthenticated request and the answers that are allowed for it.
 #[derive(Clone, Copy, Debug)]
@@ -157,16 +158,31 @@ pub const ROWS: &[Row] = &[
 ];
 
 pub fn row_info(r: &Row) -> CheckInfo {
-    CheckInfo::new(r.id, r.title, r.requirements)
+    CheckInfo::new(r.id, r.title, r.requirements).needs(&[Clause::Answer, Clause::Unchanged])
+}
+
+/// A refusal's "nothing changed" is read off a list of scheduled events; without one (LST-1 is
+/// required) the clause cannot be shown.
+fn no_scheduled_list(ctx: &Context) -> Option<String> {
+    let l = ctx.lookups;
+    (!l.scheduled && !l.bare).then(|| {
+        format!(
+            "LST-1: the server serves no list of scheduled events (GET {}/scheduled), so that a refused request changed nothing cannot be observed",
+            ctx.surface.delayed()
+        )
+    })
 }
 
 pub async fn run_row(ctx: &Context, row: &Row) -> CheckResult {
     let info = row_info(row);
     let t = ctx.client.now();
-    let r = row_outcome(ctx, row).await;
+    let r = match no_scheduled_list(ctx) {
+        Some(why) => Err(Outcome::Fail(why)),
+        None => row_outcome(ctx, row).await,
+    };
     let ms = ctx.client.now() - t;
     match r {
-        Ok(()) => info.result(Verdict::Pass, "", ms),
+        Ok(()) => info.pass(&BTreeSet::from([Clause::Answer, Clause::Unchanged]), "", ms),
         Err(Outcome::Fail(m)) => info.result(Verdict::Fail, m, ms),
         Err(Outcome::Error(m)) => info.result(Verdict::Error, m, ms),
     }
@@ -192,7 +208,7 @@ async fn row_outcome(ctx: &Context, row: &Row) -> Result<(), Outcome> {
     let Some(id) = a.body.get("delay_id").and_then(Value::as_str).map(str::to_string) else {
         return Err(Outcome::Error(format!("scheduling the target event: {}", a.short())));
     };
-    let before = scheduled_ids(ctx, &token).await.map_err(Outcome::Error)?;
+    let before = scheduled_ids(ctx, &token, &room).await.map_err(Outcome::Error)?;
     let req = match row.kind {
         RowKind::Delay(d) => schedule_message(s, &room, &format!("{txn}-bad"), d, &token),
         RowKind::ManageBody(b) => {
@@ -220,7 +236,7 @@ async fn row_outcome(ctx: &Context, row: &Row) -> Result<(), Outcome> {
         )))
     } else {
         // Nothing new, and the target still there (reused users' older events may fire meanwhile).
-        let after = scheduled_ids(ctx, &token).await.map_err(Outcome::Error)?;
+        let after = scheduled_ids(ctx, &token, &room).await.map_err(Outcome::Error)?;
         let added: Vec<&String> = after.iter().filter(|i| !before.contains(i)).collect();
         if !added.is_empty() {
             Err(Outcome::Fail(format!("refused, but {added:?} was scheduled")))
@@ -241,6 +257,7 @@ pub fn ordinary_send_info() -> CheckInfo {
         "without `delay` the request is an ordinary send",
         &["SCH-1"],
     )
+    .needs(&[Clause::Answer, Clause::Unchanged])
 }
 
 pub fn unique_ids_info() -> CheckInfo {
@@ -262,7 +279,10 @@ pub fn isolation_info() -> CheckInfo {
 pub async fn ordinary_send(ctx: &Context) -> CheckResult {
     let info = ordinary_send_info();
     let t = ctx.client.now();
-    let r: Result<(), String> = async {
+    let r: Result<Seen, String> = async {
+        if let Some(why) = no_scheduled_list(ctx) {
+            return Err(why);
+        }
         let (users, room) = user_with_room(ctx, 1).await?;
         let token = &users[0].access_token;
         let path =
@@ -272,7 +292,7 @@ pub async fn ordinary_send(ctx: &Context) -> CheckResult {
             .call(&Request::put(path, json!({"msgtype": "m.text", "body": "plain"})).auth(token))
             .await
             .map_err(|e| e.to_string())?;
-        let listed = scheduled_ids(ctx, token).await?;
+        let listed = scheduled_ids(ctx, token, &room).await?;
         ctx.source.release(&users);
         if a.status != 200 || !a.body["event_id"].is_string() || a.body.get("delay_id").is_some() {
             return Err(format!("answered {} (want 200 with an event_id and no delay_id)", a.short()));
@@ -280,7 +300,7 @@ pub async fn ordinary_send(ctx: &Context) -> CheckResult {
         if !listed.is_empty() && !ctx.source.reuses_users() {
             return Err(format!("something was scheduled: {listed:?}"));
         }
-        Ok(())
+        Ok(BTreeSet::from([Clause::Answer, Clause::Unchanged]))
     }
     .await;
     finish(info, t, ctx, r)
@@ -289,7 +309,7 @@ pub async fn ordinary_send(ctx: &Context) -> CheckResult {
 pub async fn unique_ids(ctx: &Context) -> CheckResult {
     let info = unique_ids_info();
     let t = ctx.client.now();
-    let r: Result<(), String> = async {
+    let r: Result<Seen, String> = async {
         let (users, room) = user_with_room(ctx, 2).await?;
         let mut ids = Vec::new();
         for (i, u) in users.iter().enumerate() {
@@ -326,7 +346,7 @@ pub async fn unique_ids(ctx: &Context) -> CheckResult {
         if let Some(bad) = names.iter().find(|i| ["scheduled", "finalised"].contains(i)) {
             return Err(format!("issued the reserved id `{bad}`"));
         }
-        Ok(())
+        Ok(BTreeSet::from([Clause::Answer]))
     }
     .await;
     finish(info, t, ctx, r)
@@ -335,7 +355,7 @@ pub async fn unique_ids(ctx: &Context) -> CheckResult {
 pub async fn isolation(ctx: &Context) -> CheckResult {
     let info = isolation_info();
     let t = ctx.client.now();
-    let r: Result<(), String> = async {
+    let r: Result<Seen, String> = async {
         let (users, room) = user_with_room(ctx, 2).await?;
         let (a_tok, b_tok) = (&users[0].access_token, &users[1].access_token);
         let mut mine = Vec::new();
@@ -367,6 +387,7 @@ pub async fn isolation(ctx: &Context) -> CheckResult {
         if l.bare {
             lists.push("/_matrix/client/unstable/org.matrix.msc4140/delayed_events".to_string());
         }
+        let queried = lists.len();
         for list in lists {
             let b = ctx.client.call(&Request::get(&list).auth(b_tok)).await.map_err(|e| e.to_string())?;
             if b.status != 200 {
@@ -379,20 +400,26 @@ pub async fn isolation(ctx: &Context) -> CheckResult {
         }
         let _ = ctx.client.call(&manage(&ctx.surface, &mine[1], "cancel", a_tok)).await;
         ctx.source.release(&users);
-        if seen.is_empty() {
-            Ok(())
-        } else {
+        if !seen.is_empty() {
             Err(format!("the other user's lists show {}", seen.join(", ")))
+        } else if queried == 0 {
+            // No list was served: nothing was looked at (the lookups' own checks say why).
+            Ok(BTreeSet::new())
+        } else {
+            Ok(BTreeSet::from([Clause::Answer]))
         }
     }
     .await;
     finish(info, t, ctx, r)
 }
 
-fn finish(info: CheckInfo, t: u64, ctx: &Context, r: Result<(), String>) -> CheckResult {
+/// The clauses a hand-written check observed.
+type Seen = BTreeSet<Clause>;
+
+fn finish(info: CheckInfo, t: u64, ctx: &Context, r: Result<Seen, String>) -> CheckResult {
     let ms = ctx.client.now() - t;
     match r {
-        Ok(()) => info.result(Verdict::Pass, "", ms),
+        Ok(seen) => info.pass(&seen, "", ms),
         Err(e) => info.result(Verdict::Fail, e, ms),
     }
 }

@@ -4,6 +4,7 @@ pub mod control;
 pub mod input;
 pub mod limits;
 pub mod races;
+pub mod scripted;
 pub mod witness;
 
 use crate::context::Context;
@@ -14,6 +15,7 @@ use spec_model::config::Config;
 #[derive(Clone, Debug)]
 pub enum Check {
     Witness(Box<Witness>, Box<Config>),
+    Scripted(&'static scripted::Script),
     Row(&'static input::Row),
     OrdinarySend,
     UniqueIds,
@@ -28,6 +30,7 @@ impl Check {
     pub fn info(&self) -> CheckInfo {
         match self {
             Check::Witness(w, _) => witness::info(w),
+            Check::Scripted(s) => scripted::info(s),
             Check::Row(r) => input::row_info(r),
             Check::OrdinarySend => input::ordinary_send_info(),
             Check::UniqueIds => input::unique_ids_info(),
@@ -42,6 +45,7 @@ impl Check {
     pub async fn run(&self, ctx: &Context) -> CheckResult {
         match self {
             Check::Witness(w, cfg) => witness::run(ctx, w, cfg).await,
+            Check::Scripted(s) => scripted::run(ctx, s).await,
             Check::Row(r) => input::run_row(ctx, r).await,
             Check::OrdinarySend => input::ordinary_send(ctx).await,
             Check::UniqueIds => input::unique_ids(ctx).await,
@@ -61,9 +65,11 @@ pub fn all(doc: &Document) -> Vec<Check> {
         .iter()
         .filter_map(|w| {
             let cfg = doc.configurations.get(w.configuration.as_ref()?)?;
+            witness::runnable(w, cfg).ok()?;
             Some(Check::Witness(Box::new(w.clone()), Box::new(*cfg)))
         })
         .collect();
+    out.extend(scripted::SCRIPTS.iter().map(Check::Scripted));
     out.extend(input::ROWS.iter().map(Check::Row));
     out.extend([
         Check::OrdinarySend,

@@ -87,7 +87,11 @@ pub struct UserDelays {
     by_ts: BTreeSet<(u64, DelayId)>,
     last_seq: u64,
     /// Fault `redundant_send_stalls_others`: this user's timers no longer fire.
+    #[cfg(feature = "faults")]
     pub stalled: bool,
+    /// Fault `per_user_delay_ids`: the ids issued to this user so far.
+    #[cfg(feature = "faults")]
+    pub issued: u64,
 }
 
 pub type Key = (u64, DelayId);

@@ -71,12 +71,15 @@ impl Engine {
         tracing::debug!(%id, outcome = outcome.as_str(), reason = reason.as_str(), error = ?error.as_ref().map(|e| e.code.as_str()), "finalised");
         d.record(id, s, outcome, reason, error, event_id, now);
         d.enforce_retention(now, self.retention());
+        if crate::planted!(self.settings, RecordsForgotten) {
+            d.discard(id);
+        }
         self.signal_live(-1);
         self.signals.stream_changed();
     }
 
     fn arm(&self, due: u64, id: DelayId, owner: &Arc<super::accounts::Account>, room: &Arc<RoomCell>) {
-        let entry = TimerEntry { due, id, owner: owner.clone(), room: room.clone() };
+        let entry = TimerEntry { due: self.timer_due(due), id, owner: owner.clone(), room: room.clone() };
         if self.timers.push(entry) {
             self.signals.wake_timers();
         }
@@ -91,25 +94,31 @@ impl Engine {
         let mut txns = req.txn.map(|_| lock(&account.txns));
         let txn_key = req.txn.map(|t| s.txn_key(req.room_id, &req.draft.event_type, t));
         if let (Some(txns), Some(key)) = (&txns, &txn_key) {
-            if let Some(prev) = txns.get(key) {
+            if let Some(prev) = txns.get(key).filter(|_| !crate::planted!(self.settings, TxnReplayIgnored)) {
                 return Ok(prev.clone());
             }
         }
         // SCH-9, then SCH-5.
         let delay_ms = req.delay?;
-        if delay_ms > self.settings.max_delay_ms {
+        if delay_ms > self.settings.max_delay_ms && !crate::planted!(self.settings, NoMaxDelay) {
+            if crate::planted!(self.settings, WrongMaxDelayError) {
+                return Err(MatrixError::invalid_param("delay too long"));
+            }
             return Err(MatrixError::max_delay_exceeded(self.settings.max_delay_ms));
         }
         // SCH-11: the room exists and the sender is joined; power levels wait for SRV-2.
         let not_in_room = || MatrixError::forbidden(format!("You are not joined to {}", req.room_id));
         let cell = self.room(req.room_id).ok_or_else(not_in_room)?;
         let mut room = lock(&cell.room);
-        if !room.is_joined(&account.user_id) {
+        if !room.is_joined(&account.user_id) && !crate::planted!(self.settings, ScheduleAfterLeaving) {
             return Err(not_in_room());
+        }
+        if crate::planted!(self.settings, PowerCheckedAtSchedule) {
+            room.authorise(&account.user_id, &req.draft)?;
         }
         // SCH-6.
         self.take_rate(account, RateClass::Scheduling, now)?;
-        let id = self.ids.delay_id();
+        let id = self.new_delay_id(account);
         let slot = req.draft.slot();
         let scheduled = Scheduled { room: cell.clone(), draft: req.draft, delay_ms, running_since: now };
         let due = scheduled.due();
@@ -117,6 +126,9 @@ impl Engine {
             let mut d = lock(&account.delays);
             // SCH-7.
             if d.outstanding() >= self.settings.max_delayed_per_user {
+                if crate::planted!(self.settings, OutstandingLimitAsRateLimit) {
+                    return Err(MatrixError::limit_exceeded(600_000));
+                }
                 return Err(MatrixError::max_delayed_events());
             }
             d.insert(id, scheduled);
@@ -133,11 +145,26 @@ impl Engine {
         Ok(TxnResult::Scheduled(id))
     }
 
+    /// SCH-4: a fresh delay id (or, under a planted fault, a per-user counter).
+    fn new_delay_id(&self, account: &super::accounts::Account) -> DelayId {
+        #[cfg(feature = "faults")]
+        if crate::planted!(self.settings, PerUserDelayIds) {
+            let mut d = lock(&account.delays);
+            d.issued += 1;
+            return DelayId(d.issued as u128);
+        }
+        let _ = account;
+        self.ids.delay_id()
+    }
+
     /// MGT-1..10: `send`, `cancel` or `restart` the caller's delayed event `id`.
     pub fn manage(&self, s: &Session, id: &str, action: Action, now: u64) -> Result<()> {
         let account = &s.account;
         // MGT-7 / SEC-2: malformed, unknown, discarded and other users' ids are all 404.
         let not_found = || MatrixError::not_found("No delayed event with this id");
+        if crate::planted!(self.settings, UnknownIdInvalid) && DelayId::parse(id).is_none() {
+            return Err(MatrixError::invalid_param("Malformed delay id"));
+        }
         let id = DelayId::parse(id).ok_or_else(not_found)?;
         let mut d = lock(&account.delays);
         // LST-5: a record past the retention age is gone for management too (MGT-8: 404).
@@ -145,16 +172,30 @@ impl Engine {
         let room = match (d.scheduled(id), d.finalised(id)) {
             (Some(sch), _) => Some(sch.room.clone()),
             (None, Some(_)) => None,
+            (None, None)
+                if crate::planted!(self.settings, OthersIdForbidden) && self.someone_has(id, account) =>
+            {
+                return Err(MatrixError::forbidden("This delayed event is not yours"));
+            }
             (None, None) => return Err(not_found()),
         };
         // MGT-6 (the rate windows are a leaf lock).
         self.take_rate(account, RateClass::Management, now)?;
         let Some(cell) = room else {
-            if self.settings.faults.redundant_send_stalls_others && action == Action::Send {
+            #[cfg(feature = "faults")]
+            if crate::planted!(self.settings, RedundantSendStallsOthers) && action == Action::Send {
                 d.stalled = true;
             }
             return self.answer_finalised(&d, id, action);
         };
+        let ignored = match action {
+            Action::Restart => crate::planted!(self.settings, RestartIgnored),
+            Action::Cancel => crate::planted!(self.settings, CancelIgnored),
+            Action::Send => crate::planted!(self.settings, SendActionNoop),
+        };
+        if ignored {
+            return Ok(());
+        }
         if action == Action::Restart {
             // MGT-5. Every transition of this event holds the owner's lock, so the owner's lock
             // alone orders a restart against a firing timer: the hot path takes no room lock and
@@ -183,7 +224,18 @@ impl Engine {
         // MGT-10: a send that would fail answers the ordinary send's error and changes nothing;
         // SRV-6, then SRV-2: the sending budget and the room as it is now, as for an ordinary send.
         self.take_rate(account, RateClass::Sending, now)?;
-        room.authorise(&account.user_id, &current.draft)?;
+        if let Err(e) = room.authorise(&account.user_id, &current.draft) {
+            if crate::planted!(self.settings, FailedSendActionFinalises) {
+                let slot = current.draft.slot();
+                if let Some(taken) = d.take(id) {
+                    let error = Some(e.clone());
+                    self.finalise(&mut d, id, taken, Outcome::Cancel, Reason::Error, error, None, now);
+                }
+                drop(d);
+                unindex(&mut room.pending, slot, id);
+            }
+            return Err(e);
+        }
         let Some(taken) = d.take(id) else { return Err(not_found()) };
         let slot = taken.draft.slot();
         let event = self.append(&mut room, &account.user_id, taken.draft.clone(), None, now);
@@ -202,6 +254,7 @@ impl Engine {
         let f = d.finalised(id).ok_or_else(|| MatrixError::not_found("No delayed event with this id"))?;
         match (action, f.outcome) {
             (Action::Send, Outcome::Send) | (Action::Cancel, Outcome::Cancel) => Ok(()),
+            _ if crate::planted!(self.settings, ConflictSucceeds) => Ok(()),
             (_, outcome) => Err(MatrixError::conflict(format!(
                 "The delayed event was already finalised with outcome `{}`",
                 outcome.as_str()
@@ -239,6 +292,17 @@ impl Engine {
         }
     }
 
+    /// When the timer really fires for an event due at `due` (only planted faults move it).
+    fn timer_due(&self, due: u64) -> u64 {
+        let (early, late) =
+            (crate::planted!(self.settings, FireEarly), crate::planted!(self.settings, FireLate));
+        match (early, late) {
+            (true, _) => due.saturating_sub(300),
+            (_, true) => due.saturating_add(6_000),
+            _ => due,
+        }
+    }
+
     /// SRV-1..3, SRV-6, SRV-7, SRV-10: send a due event as its owner, or record why it failed.
     /// Returns the entry to arm again when the event was restarted since it was armed. The clock
     /// is read once the locks are held: time spent waiting for them is time the event was not yet
@@ -247,10 +311,11 @@ impl Engine {
         let mut room = lock(&entry.room.room);
         let mut d = lock(&entry.owner.delays);
         let now = clock();
-        match d.scheduled(entry.id).map(|s| s.due()) {
+        match d.scheduled(entry.id).map(|s| self.timer_due(s.due())) {
             // Already finalised: the entry is stale.
             None => return None,
             // Fault: the user's timers were stopped; look again in an hour.
+            #[cfg(feature = "faults")]
             Some(_) if d.stalled => {
                 let due = now + 3_600_000;
                 return Some(TimerEntry {
@@ -274,7 +339,6 @@ impl Engine {
         let taken = d.take(entry.id)?;
         let slot = taken.draft.slot();
         let owner = entry.owner.user_id.clone();
-        let faults = self.settings.faults;
         // SRV-6 (CLARIFIED): past the owner's sending budget the insertion is refused and recorded
         // like any other send-time failure, never retried; then SRV-2.
         let insertion = self
@@ -282,16 +346,19 @@ impl Engine {
             .and_then(|()| room.authorise(&owner, &taken.draft));
         match insertion {
             Ok(()) => {
-                if faults.double_send {
+                if crate::planted!(self.settings, DoubleSend) {
                     self.append(&mut room, &owner, taken.draft.clone(), None, now);
                 }
-                if faults.slot_collision_drops_one {
-                    // Drop the owner's other events for this slot that are due now, unrecorded.
+                if crate::planted!(self.settings, SlotCollisionDropsOne) {
+                    // Drop the owner's other events for this slot due in the same batch (2 s),
+                    // unrecorded.
                     let due_now: Vec<DelayId> = d
                         .scheduled_all()
                         .into_iter()
                         .filter(|(_, s)| {
-                            s.due() <= now && s.draft.slot().is_some() && s.draft.slot() == taken.draft.slot()
+                            s.due() <= now + 2_000
+                                && s.draft.slot().is_some()
+                                && s.draft.slot() == taken.draft.slot()
                         })
                         .map(|(id, _)| id)
                         .collect();
@@ -301,14 +368,15 @@ impl Engine {
                         unindex(&mut room.pending, taken.draft.slot(), other);
                     }
                 }
-                let event = self.append(&mut room, &owner, taken.draft.clone(), None, now);
+                let (sender, draft) = self.as_fired(&room, &owner, &taken.draft);
+                let event = self.append(&mut room, &sender, draft, None, now);
                 let event_id = Some(event.event_id.clone());
                 self.finalise(&mut d, entry.id, taken, Outcome::Send, Reason::Delay, None, event_id, now);
                 drop(d);
                 unindex(&mut room.pending, slot, entry.id);
                 self.after_enter(&entry.room, &mut room, &event, now);
             }
-            Err(_) if faults.lose_failed_sends => {
+            Err(_) if crate::planted!(self.settings, LoseFailedSends) => {
                 self.signal_live(-1);
                 drop(d);
                 unindex(&mut room.pending, slot, entry.id);
@@ -321,6 +389,33 @@ impl Engine {
             }
         }
         None
+    }
+}
+
+impl Engine {
+    /// Who sends a firing event, and what (only planted faults change either: SRV-7).
+    fn as_fired(&self, room: &super::rooms::Room, owner: &Arc<str>, draft: &Draft) -> (Arc<str>, Draft) {
+        let mut out = (owner.clone(), draft.clone());
+        if crate::planted!(self.settings, WrongSender) {
+            out.0 = room.creator.clone();
+        }
+        if crate::planted!(self.settings, ContentChanged) {
+            let mut content = draft.content_value();
+            if let Some(m) = content.as_object_mut() {
+                m.insert("changed_by".into(), serde_json::json!("the server"));
+            }
+            out.1.content = super::events::raw(&content);
+        }
+        let _ = room;
+        out
+    }
+
+    /// Fault `others_id_forbidden`: whether another account holds `id` (the caller holds its own
+    /// store's lock, so the others are only tried, never waited for).
+    fn someone_has(&self, id: DelayId, caller: &Arc<super::accounts::Account>) -> bool {
+        self.accounts.values().iter().filter(|a| !Arc::ptr_eq(a, caller)).any(|a| {
+            a.delays.try_lock().is_ok_and(|d| d.scheduled(id).is_some() || d.finalised(id).is_some())
+        })
     }
 }
 

@@ -79,18 +79,69 @@ impl Engine {
         from: Option<&str>,
         now: u64,
     ) -> Result<(Vec<ScheduledView>, Option<String>)> {
+        if crate::planted!(self.settings, OffsetTokens) {
+            return self.list_scheduled_by_offset(s, from, now);
+        }
         let after = from.map(parse_token).transpose()?;
         self.take_rate(&s.account, RateClass::Lookups, now)?;
         let d = lock(&s.account.delays);
         let (items, next) = d.scheduled_page(after, self.settings.page_size);
-        Ok((items.into_iter().map(|(id, s)| ScheduledView::of(id, s)).collect(), next.map(format_token)))
+        let mut items: Vec<ScheduledView> =
+            items.into_iter().map(|(id, s)| ScheduledView::of(id, s)).collect();
+        drop(d);
+        if crate::planted!(self.settings, ScheduledDescending) {
+            items.reverse();
+        }
+        self.everyone_elses(s, &mut items);
+        Ok((items, next.map(format_token)))
+    }
+
+    /// Fault `offset_tokens`: tokens are positions (`o<n>`), which shift when events leave.
+    fn list_scheduled_by_offset(
+        &self,
+        s: &Session,
+        from: Option<&str>,
+        now: u64,
+    ) -> Result<(Vec<ScheduledView>, Option<String>)> {
+        let skip: usize = from.and_then(|f| f.strip_prefix('o')).and_then(|n| n.parse().ok()).unwrap_or(0);
+        self.take_rate(&s.account, RateClass::Lookups, now)?;
+        let d = lock(&s.account.delays);
+        let all = d.scheduled_all();
+        let page: Vec<ScheduledView> = all
+            .iter()
+            .skip(skip)
+            .take(self.settings.page_size)
+            .map(|(id, s)| ScheduledView::of(*id, s))
+            .collect();
+        let next = (skip + page.len() < all.len()).then(|| format!("o{}", skip + page.len()));
+        Ok((page, next))
+    }
+
+    /// Fault `lists_everyone`: every other user's scheduled events appended to a page.
+    fn everyone_elses(&self, s: &Session, items: &mut Vec<ScheduledView>) {
+        if !crate::planted!(self.settings, ListsEveryone) {
+            return;
+        }
+        for account in self.accounts.values() {
+            if !Arc::ptr_eq(&account, &s.account) {
+                let d = lock(&account.delays);
+                items.extend(d.scheduled_all().into_iter().map(|(id, s)| ScheduledView::of(id, s)));
+            }
+        }
     }
 
     /// LST-6: the bare unstable endpoint, every scheduled event in one response.
     pub fn list_scheduled_all(&self, s: &Session, now: u64) -> Result<Vec<ScheduledView>> {
         self.take_rate(&s.account, RateClass::Lookups, now)?;
         let d = lock(&s.account.delays);
-        Ok(d.scheduled_all().into_iter().map(|(id, s)| ScheduledView::of(id, s)).collect())
+        let mut items: Vec<ScheduledView> =
+            d.scheduled_all().into_iter().map(|(id, s)| ScheduledView::of(id, s)).collect();
+        drop(d);
+        if crate::planted!(self.settings, BareListTruncated) {
+            items.truncate(self.settings.page_size);
+        }
+        self.everyone_elses(s, &mut items);
+        Ok(items)
     }
 
     /// LST-2, LST-3, LST-5.
@@ -105,7 +156,11 @@ impl Engine {
         let mut d = lock(&s.account.delays);
         d.enforce_retention(now, self.retention());
         let (ids, next) = d.finalised_page(before, self.settings.page_size);
-        Ok((self.returned(&mut d, &ids), next.map(format_token)))
+        let mut items = self.returned(&mut d, &ids);
+        if crate::planted!(self.settings, FinalisedAscending) {
+            items.reverse();
+        }
+        Ok((items, next.map(format_token)))
     }
 
     /// PSH-1, PSH-3: finalisations after sequence number `since` (0: all retained).

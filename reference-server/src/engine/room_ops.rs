@@ -102,9 +102,25 @@ impl Engine {
         now: u64,
     ) {
         let slot = (event_type.clone(), key.clone());
+        if crate::planted!(self.settings, NoStateUpdateCancel) {
+            return;
+        }
         let Some(waiting) = room.pending.get_mut(&slot) else { return };
         let (doomed, kept): (Vec<_>, Vec<_>) =
             waiting.drain(..).partition(|(_, owner)| owner.upgrade().is_some_and(|o| &*o.user_id != sender));
+        // Fault: an asynchronous canceller loses the race against timers due within 2 s.
+        let (doomed, kept) = if crate::planted!(self.settings, LateStateUpdateCancel) {
+            let soon = |(id, owner): &(super::ids::DelayId, crate::sync::Weak<super::accounts::Account>)| {
+                owner.upgrade().is_some_and(|o| {
+                    lock(&o.delays).scheduled(*id).is_some_and(|s| s.due() < now.saturating_add(2_000))
+                })
+            };
+            let (late, doomed): (Vec<_>, Vec<_>) = doomed.into_iter().partition(soon);
+            (doomed, kept.into_iter().chain(late).collect())
+        } else {
+            (doomed, kept)
+        };
+        let Some(waiting) = room.pending.get_mut(&slot) else { return };
         if kept.is_empty() {
             room.pending.remove(&slot);
         } else {
@@ -242,6 +258,9 @@ impl Engine {
     /// transaction id answers the first answer again.
     /// SCH-10: the first answer to this transaction (device + path), if it was already used.
     pub fn replayed(&self, s: &Session, room_id: &str, event_type: &str, txn: &str) -> Option<TxnResult> {
+        if crate::planted!(self.settings, TxnReplayIgnored) {
+            return None;
+        }
         let key = s.txn_key(room_id, &Arc::from(event_type), txn);
         lock(&s.account.txns).get(&key).cloned()
     }

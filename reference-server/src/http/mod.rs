@@ -2,6 +2,8 @@
 //! [`crate::engine`].
 
 pub mod extract;
+#[cfg(feature = "faults")]
+mod faults;
 pub mod render;
 pub mod routes;
 
@@ -47,7 +49,7 @@ pub fn router(app: AppState) -> axum::Router {
         )
         .into_response()
     });
-    Router::new()
+    let router = Router::new()
         .merge(routes::discovery::routes())
         .nest("/_matrix/client/v3", client.clone())
         .nest("/_matrix/client/r0", client)
@@ -60,7 +62,10 @@ pub fn router(app: AppState) -> axum::Router {
             routes::delayed_events::routes(crate::error::Surface::Unstable),
         )
         .fallback(unrecognized)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    #[cfg(feature = "faults")]
+    let router = router.layer(axum::middleware::from_fn_with_state(app.clone(), faults::before_auth));
+    router
         .layer(panics)
         // `--log tower_http=debug` shows every request and its status.
         .layer(tower_http::trace::TraceLayer::new_for_http())

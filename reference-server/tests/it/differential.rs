@@ -7,7 +7,7 @@
 
 use msc4140_testkit::differential::{run, run_with, DEVICES, MAX_DELAY, ROOMS, USERS};
 use proptest::prelude::*;
-use reference_server::config::Faults;
+use reference_server::faults::{Fault, Faults};
 use spec_model::op::{DelayParam, DelayRef, From, Op};
 use spec_model::power::PowerChange;
 use spec_model::types::{
@@ -113,7 +113,8 @@ proptest! {
 /// The differential run must find each deliberate bug within the CI case budget; the shrunk
 /// sequence is printed (`cargo test ... -- --nocapture`), and replayed against the correct server,
 /// where it must pass: the failure is the fault's, not a disagreement the fault merely exposed.
-fn finds(faults: Faults) -> Vec<Op> {
+fn finds(fault: Fault) -> Vec<Op> {
+    let faults = Faults::of(&[fault]);
     use proptest::test_runner::{RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
     let config = ProptestConfig {
         cases: 1024,
@@ -140,19 +141,19 @@ fn finds(faults: Faults) -> Vec<Op> {
 
 #[test]
 fn finds_a_redundant_send_that_stalls_other_timers() {
-    let ops = finds(Faults { redundant_send_stalls_others: true, ..Faults::default() });
+    let ops = finds(Fault::RedundantSendStallsOthers);
     assert!(ops.iter().any(|o| matches!(o, Op::Manage { action: Action::Send, .. })), "{ops:?}");
 }
 
 #[test]
 fn finds_an_event_sent_twice() {
-    let ops = finds(Faults { double_send: true, ..Faults::default() });
+    let ops = finds(Fault::DoubleSend);
     assert!(ops.iter().any(|o| matches!(o, Op::Schedule { .. })), "{ops:?}");
 }
 
 #[test]
 fn finds_a_dropped_slot_collision() {
-    let ops = finds(Faults { slot_collision_drops_one: true, ..Faults::default() });
+    let ops = finds(Fault::SlotCollisionDropsOne);
     let states = ops
         .iter()
         .filter(|o| matches!(o, Op::Schedule { kind: EventKind { state_key: Some(_), .. }, .. }))
@@ -162,7 +163,7 @@ fn finds_a_dropped_slot_collision() {
 
 #[test]
 fn finds_failed_sends_that_were_lost() {
-    let ops = finds(Faults { lose_failed_sends: true, ..Faults::default() });
+    let ops = finds(Fault::LoseFailedSends);
     // A schedule the sender may not send when due, and time passing to its due time.
     assert!(ops.iter().any(|o| matches!(o, Op::Schedule { .. })), "{ops:?}");
     assert!(ops.iter().any(|o| matches!(o, Op::Advance { .. })), "{ops:?}");

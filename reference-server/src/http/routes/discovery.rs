@@ -9,12 +9,17 @@ use serde_json::{json, Value};
 
 /// DSC-1: the unstable prefix is served, so `org.matrix.msc4140` is advertised. The body never
 /// changes: serve it pre-serialised (it is also the benchmark's ceiling).
-async fn versions() -> impl IntoResponse {
+async fn versions(axum::extract::State(app): axum::extract::State<AppState>) -> impl IntoResponse {
     const BODY: &str = concat!(
         r#"{"versions":["r0.6.1","v1.1","v1.2","v1.3","v1.4","v1.5","v1.6","v1.7","v1.8","v1.9","v1.10","v1.11","v1.12"],"#,
         r#""unstable_features":{"org.matrix.msc4140":true}}"#
     );
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], BODY)
+    let body = if crate::planted!(app.engine.settings, NoFeatureFlag) {
+        r#"{"versions":["v1.11"],"unstable_features":{}}"#
+    } else {
+        BODY
+    };
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body)
 }
 
 async fn capabilities(_: Auth) -> Json<Value> {

@@ -46,6 +46,13 @@ fn requested_delay(q: &Query) -> Result<Option<RequestedDelay>, MatrixError> {
     Ok(Some((surface, parsed)))
 }
 
+/// Fault `lenient_delay`: whatever number the delay parameter holds, its integer part, at least 1.
+fn lenient_delay(q: &Query) -> Result<u64, MatrixError> {
+    let text = q.get("delay").ok().flatten().or(q.get("org.matrix.msc4140.delay").ok().flatten());
+    let n: f64 = text.and_then(|t| t.parse().ok()).unwrap_or(1.0);
+    Ok(if n.is_finite() { n.abs().trunc().max(1.0).min(u64::MAX as f64) as u64 } else { 1 })
+}
+
 fn check_name(what: &str, s: &str) -> Result<(), MatrixError> {
     if s.len() > 255 {
         return Err(MatrixError::invalid_param(format!("{what} is longer than 255 bytes")));
@@ -71,13 +78,29 @@ fn send_or_schedule(
     }
     let now = app.now();
     let done = match requested_delay(q)? {
-        None => app.engine.send(s, room_id, draft, txn, now)?,
+        None => {
+            let sent = app.engine.send(s, room_id, draft, txn, now)?;
+            let mut answer = txn_answer(sent);
+            if crate::planted!(app.engine.settings, OrdinarySendAnswersDelayId) {
+                answer["delay_id"] = json!("0123456789abcdef0123456789abcdef");
+            }
+            return Ok(Json(answer));
+        }
         Some((surface, delay)) => {
+            let delay = match delay {
+                Err(_) if crate::planted!(app.engine.settings, LenientDelay) => lenient_delay(q),
+                other => other,
+            };
             let req = Schedule { room_id, draft, delay, txn };
+            let surface = crate::http::routes::delayed_events::error_surface(app, surface);
             app.engine.schedule(s, req, now).on(surface)?
         }
     };
-    Ok(Json(txn_answer(done)))
+    let mut answer = txn_answer(done);
+    if crate::planted!(app.engine.settings, EventIdOnSchedule) {
+        answer["event_id"] = json!("$planted-fault");
+    }
+    Ok(Json(answer))
 }
 
 fn txn_answer(done: TxnResult) -> Value {

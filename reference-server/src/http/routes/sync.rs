@@ -87,7 +87,7 @@ fn render_sync(app: &AppState, user: &str, r: &SyncResponse) -> Value {
         "device_one_time_keys_count": {},
     });
     // PSH-1: absent when there are none; DECIDED: an array of LST-2 items.
-    if !r.finalised.is_empty() {
+    if !r.finalised.is_empty() && !crate::planted!(app.engine.settings, SyncKeyAbsent) {
         if let Some(m) = body.as_object_mut() {
             let keys = app.engine.settings.sync_keys;
             if matches!(keys, SyncKeys::Stable | SyncKeys::Both) {
@@ -118,7 +118,10 @@ async fn sync(State(app): State<AppState>, Auth(s): Auth, q: Query) -> ApiResult
         Some("true") => true,
         Some(_) => return Err(MatrixError::invalid_param("full_state must be true or false").into()),
     };
-    let filter = read_filter(&s, &q)?;
+    let mut filter = read_filter(&s, &q)?;
+    if crate::planted!(app.engine.settings, SyncFilterIgnored) {
+        filter.include_finalised = true;
+    }
     let req = SyncRequest {
         since,
         full_state,
