@@ -36,9 +36,6 @@ pub struct Observation<'a> {
 pub struct Judge {
     configs: Vec<Config>,
     candidates: Vec<(usize, State)>,
-    /// How much later than the model's due time a timer may really be due: the longest a
-    /// scheduling or restart request took (the model stamps `running_since` at its start).
-    pub slack_ms: u64,
     /// The server may forget any finalised record at once (a declared retention of 0), not only
     /// those a lookup or `/sync` returned.
     pub forget_any: bool,
@@ -67,7 +64,7 @@ impl Judge {
         }
         let start = State::new(users, rooms);
         let candidates = (0..configs.len()).map(|i| (i, start.clone())).collect();
-        Judge { configs, candidates, slack_ms: 0, forget_any: false, reused_users: false }
+        Judge { configs, candidates, forget_any: false, reused_users: false }
     }
 
     /// One candidate (for reading what is certain, e.g. the number of delayed events so far).
@@ -85,7 +82,10 @@ impl Judge {
 
     /// Judge the answer to `op`. `Err` explains the mismatch; the candidates are then unchanged.
     pub fn observe(&mut self, op: &Op, seen: &Observation, names: &Names) -> Result<(), String> {
-        let horizon = seen.end.saturating_add(self.slack_ms);
+        // A timer may have fired by the end of this answer if its earliest due time (the model
+        // stamps `running_since` at the start of the scheduling or restart request) has passed:
+        // never one whose due time is later, whatever other requests took.
+        let horizon = seen.end;
         let mut next: Vec<(usize, State)> = Vec::new();
         let mut seen_states: HashSet<(usize, State)> = HashSet::new();
         let mut allowed: Vec<String> = Vec::new();
@@ -146,7 +146,6 @@ impl Judge {
                 self.candidates.push(c);
             }
         }
-        self.slack_ms = self.slack_ms.max(other.slack_ms);
     }
 
     /// Keep the candidates that also explain an observation outside the model's operations (a
@@ -598,6 +597,35 @@ mod tests {
         let bad = manage(&mut judge.clone(), &names, Action::Send, 200, json!({}));
         assert!(bad.is_err(), "send after cancel answered 200 must be refused");
         manage(&mut judge, &names, Action::Send, 409, json!({"errcode": "M_UNKNOWN"})).expect("409 allowed");
+    }
+
+    #[test]
+    fn a_timer_never_fires_before_its_own_earliest_due_time_whatever_other_requests_took() {
+        let (mut judge, mut names) = setup();
+        schedule(&mut judge, &mut names, "real0", 0, 0); // due from 10_000 on
+                                                         // Another request took 3 s: that says nothing about the first timer (the judge used to
+                                                         // widen every horizon by the slowest request, and so accepted Synapse's 101st schedule).
+        let op = Op::Schedule {
+            user: UserId(0),
+            device: Default::default(),
+            room: RoomId(0),
+            kind: EventKind::message(),
+            content: ContentId(0),
+            delay: DelayParam::Ms(60_000),
+            txn: Some(TxnId(1)),
+        };
+        names.bind_delay(DelayId(1), "real1");
+        let body = json!({"delay_id": "real1"});
+        judge
+            .observe(&op, &Observation { status: 200, body: &body, start: 100, end: 3_100 }, &names)
+            .expect("ok");
+        let cancel =
+            Op::Manage { user: UserId(0), delay: DelayRef::Issued(DelayId(0)), action: Action::Cancel };
+        let fired = json!({"errcode": "M_UNKNOWN"});
+        let early = Observation { status: 409, body: &fired, start: 9_500, end: 9_501 };
+        assert!(judge.clone().observe(&cancel, &early, &names).is_err(), "not due before 10 000");
+        let late = Observation { status: 409, body: &fired, start: 10_500, end: 10_501 };
+        judge.observe(&cancel, &late, &names).expect("due by then: it may have been sent");
     }
 
     #[test]

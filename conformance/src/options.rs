@@ -80,6 +80,9 @@ pub struct Options {
     /// No live progress bar (plain lines; also when stderr is not a terminal).
     #[arg(long)]
     pub quiet: bool,
+    /// Print every request the model checks judge, its answer and the verdict on it (stderr).
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 impl Options {

@@ -205,33 +205,51 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\n## Requirement coverage\n\n| requirement | level | checks | verdict |\n|---|---|---|---|"
+            "\n## Requirement coverage\n\n| requirement | level | verdict | checks about it | observed |\n|---|---|---|---|---|"
         );
         for req in catalogue() {
-            let covering: Vec<&CheckResult> = self
-                .results
-                .iter()
-                .filter(|r| r.requirements.contains(&req.id) || r.also_covers.contains(&req.id))
-                .collect();
-            // A failure counts against the ids it names, or else against the check's own.
-            let fails = |r: &&CheckResult| {
-                r.verdict == Verdict::Fail
-                    && (r.broken.contains(&req.id) || r.broken.is_empty() && r.requirements.contains(&req.id))
-            };
-            let verdict = if covering.is_empty() {
-                "not covered"
-            } else if covering.iter().any(fails) {
-                "FAIL"
-            } else if covering.iter().any(|r| r.verdict == Verdict::Error) {
-                "ERROR"
-            } else if covering.iter().any(|r| r.verdict == Verdict::Pass) {
-                "PASS"
-            } else {
-                "NOT-APPLICABLE"
-            };
-            let _ = writeln!(s, "| {} | {} | {} | {verdict} |", req.id, req.level, covering.len());
+            let (verdict, own, observed) = self.requirement_verdict(&req.id);
+            let _ = writeln!(s, "| {} | {} | {verdict} | {own} | {observed} |", req.id, req.level);
         }
         s
+    }
+
+    /// One requirement's verdict over the run: FAIL when a failure breaks it; PASS when a check
+    /// about it passed (every clause observed) and none failed; NOT SHOWN when the checks about it
+    /// failed on another requirement (an observable the server does not offer: the failure names
+    /// it); EXERCISED when only checks about something else met it; then NOT-APPLICABLE, ERROR,
+    /// not covered. With the number of checks about it and the clauses their passes observed.
+    pub fn requirement_verdict(&self, id: &str) -> (&'static str, usize, String) {
+        let about: Vec<&CheckResult> =
+            self.results.iter().filter(|r| r.requirements.iter().any(|x| x == id)).collect();
+        let broken = |r: &&CheckResult| {
+            r.verdict == Verdict::Fail
+                && (r.broken.iter().any(|x| x == id)
+                    || r.broken.is_empty() && r.requirements.iter().any(|x| x == id))
+        };
+        let mut observed: Vec<&str> = about
+            .iter()
+            .filter(|r| r.verdict == Verdict::Pass)
+            .flat_map(|r| r.observed.iter().map(|c| c.label()))
+            .collect();
+        observed.sort_unstable();
+        observed.dedup();
+        let verdict = if self.results.iter().any(|r| broken(&r)) {
+            "FAIL"
+        } else if about.iter().any(|r| r.verdict == Verdict::Pass) {
+            "PASS"
+        } else if about.iter().any(|r| r.verdict == Verdict::Fail) {
+            "NOT SHOWN"
+        } else if about.iter().any(|r| r.verdict == Verdict::Error) {
+            "ERROR"
+        } else if self.results.iter().any(|r| r.also_covers.iter().any(|x| x == id)) {
+            "EXERCISED"
+        } else if !about.is_empty() {
+            "NOT-APPLICABLE"
+        } else {
+            "not covered"
+        };
+        (verdict, about.len(), observed.join(", "))
     }
 }
 
@@ -254,4 +272,27 @@ pub fn line(r: &CheckResult) -> String {
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{CheckInfo, Clause};
+    use std::collections::BTreeSet;
+
+    // A requirement whose clause could not be observed is never a PASS in the matrix.
+    #[test]
+    fn a_requirement_unobservable_on_the_server_is_not_shown_and_the_missing_endpoint_fails() {
+        let mut r = Report::new("http://x", vec![]);
+        let srv3 = CheckInfo::new("model/srv-3", "t", &["SRV-3"]);
+        r.push(srv3.result(Verdict::Fail, "LST-2/PSH-1: the finalised record cannot be observed", 0));
+        let sch3 = CheckInfo::new("model/sch-3", "t", &["SCH-3"]).also(&["SRV-1"]);
+        r.push(sch3.pass(&BTreeSet::from([Clause::Answer]), "", 0));
+        assert_eq!(r.requirement_verdict("SRV-3").0, "NOT SHOWN");
+        assert_eq!(r.requirement_verdict("LST-2").0, "FAIL");
+        assert_eq!(r.requirement_verdict("PSH-1").0, "FAIL");
+        assert_eq!(r.requirement_verdict("SRV-1").0, "EXERCISED", "met on the way is not a PASS");
+        assert_eq!(r.requirement_verdict("SCH-3"), ("PASS", 1, "answer".to_string()));
+        assert_eq!(r.requirement_verdict("SCH-4").0, "not covered");
+    }
 }

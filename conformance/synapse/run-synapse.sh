@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the MSC4140 conformance suite against a throwaway local Synapse on loopback.
 #
-#   conformance/synapse/run-synapse.sh [suite flags...]      e.g. --markdown synapse.md
+#   conformance/synapse/run-synapse.sh [suite flags...]      e.g. --markdown target/synapse.md
+#   conformance/synapse/run-synapse.sh serve                 only start it (prints URL and secret), for
+#                                                            reproducing a verdict by hand; Ctrl-C stops it
 #
 # SYNAPSE_VENV     virtualenv to use or create (default: target/synapse-venv)
 # SYNAPSE_VERSION  pip version pin when creating it (default: the newest matrix-synapse)
@@ -40,6 +42,12 @@ for _ in $(seq 1 120); do
 done
 version=$("$venv/bin/python" -c 'import synapse; print(synapse.__version__)')
 echo "Synapse $version on http://127.0.0.1:$port" >&2
+if [ "${1:-}" = serve ]; then
+  echo "registration_shared_secret: $secret" >&2
+  echo "http://127.0.0.1:$port"
+  wait "$pid"
+  exit 0
+fi
 cd "$root"
 cargo run --release -q -p conformance -- --homeserver "http://127.0.0.1:$port" \
   --register "shared-secret:$secret" "$@"
