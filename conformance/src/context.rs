@@ -32,6 +32,8 @@ impl Context {
     /// the bound; the judge adds the DECIDED alternatives).
     pub fn model_config(&self) -> Config {
         Config {
+            // The suite judges the seed revision (the merged one: issue 16).
+            revision: spec_model::Revision::Rev2025_07_09,
             prefix: self.surface.prefix,
             max_delay_ms: self.max_delay.known(),
             max_outstanding_per_user: self.opts.max_outstanding,

@@ -2,6 +2,7 @@
 //! retention, page size, lateness, prefix) and a knob for every DECIDED point of
 //! REQUIREMENTS.md, so that a checker can be run with another server's choices.
 
+use crate::revision::{Revision, Rules};
 use crate::types::{Outcome, Prefix};
 use serde::{Deserialize, Serialize};
 
@@ -103,10 +104,26 @@ pub enum Mutant {
     /// A firing delayed event is counted against the sending budget but never refused (breaks
     /// SRV-6: the behaviour the catalogue no longer allows).
     FiringIgnoresSendBudget,
+    /// A server restart loses the last `restart` of restarted events: their timers run from one
+    /// ms earlier (breaks PER-1).
+    ServerRestartForgetsRestarts,
+    /// At startup, overdue events are sent latest first (breaks PER-3).
+    OverdueOutOfOrder,
+    /// At startup, the last event sent before the restart is sent again (breaks PER-2 / SRV-8).
+    ResendAfterServerRestart,
+    /// Another sender's state update cancels nothing although the revision says it does, or
+    /// cancels although it says it does not (breaks SRV-4 / SRV-12).
+    StateUpdateRuleInverted,
+    /// The single lookup shows a finalised event as still scheduled (breaks LKP-1/LKP-3).
+    LookupShowsScheduled,
+    /// The capability advertises no limits although they apply (breaks DSC-4).
+    CapabilityOmitsLimits,
+    /// `Retry-After` rounds the time until the next send down (breaks SCH-16).
+    RetryAfterRoundedDown,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 18] = [
+    pub const ALL: [Mutant; 25] = [
         Mutant::FireEarly,
         Mutant::RestartFinalised,
         Mutant::ResendOnRetry,
@@ -125,12 +142,22 @@ impl Mutant {
         Mutant::SyncIgnoresSince,
         Mutant::RestartStopsTimer,
         Mutant::FiringIgnoresSendBudget,
+        Mutant::ServerRestartForgetsRestarts,
+        Mutant::OverdueOutOfOrder,
+        Mutant::ResendAfterServerRestart,
+        Mutant::StateUpdateRuleInverted,
+        Mutant::LookupShowsScheduled,
+        Mutant::CapabilityOmitsLimits,
+        Mutant::RetryAfterRoundedDown,
     ];
 }
 
 /// Everything the specification lets a server choose, plus the decisions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Config {
+    /// Which text of MSC4140 (see `revision`).
+    #[serde(default)]
+    pub revision: Revision,
     pub prefix: Prefix,
     /// SCH-5 (and SCH-8: a month at most is recommended).
     pub max_delay_ms: Option<u64>,
@@ -156,6 +183,7 @@ impl Config {
     /// The values the reference server uses by default (issue 3) and the text recommends.
     pub fn reference() -> Self {
         Config {
+            revision: Revision::Rev2025_07_09,
             prefix: Prefix::Stable,
             max_delay_ms: Some(86_400_000),
             max_outstanding_per_user: Some(100),
@@ -171,5 +199,15 @@ impl Config {
 
     pub fn is(&self, m: Mutant) -> bool {
         self.mutant == Some(m)
+    }
+
+    /// What the configured revision says where the revisions differ.
+    pub fn rules(&self) -> Rules {
+        self.revision.rules()
+    }
+
+    /// The reference configuration under `revision`.
+    pub fn reference_in(revision: Revision) -> Self {
+        Config { revision, ..Self::reference() }
     }
 }

@@ -28,6 +28,12 @@ pub enum ErrCode {
     MaxDelayedEventsExceeded,
     #[serde(rename = "M_CANCELLED_BY_STATE_UPDATE")]
     CancelledByStateUpdate,
+    /// A request to a path that is no endpoint of the revision (MGT-11: another action).
+    #[serde(rename = "M_UNRECOGNIZED")]
+    Unrecognized,
+    /// A guest account on an endpoint guests may not use (the seed revision; SCH-21 opens them).
+    #[serde(rename = "M_GUEST_ACCESS_FORBIDDEN")]
+    GuestAccessForbidden,
 }
 
 impl ErrCode {
@@ -42,6 +48,8 @@ impl ErrCode {
             ErrCode::MaxDelayExceeded => "M_MAX_DELAY_EXCEEDED",
             ErrCode::MaxDelayedEventsExceeded => "M_MAX_DELAYED_EVENTS_EXCEEDED",
             ErrCode::CancelledByStateUpdate => "M_CANCELLED_BY_STATE_UPDATE",
+            ErrCode::Unrecognized => "M_UNRECOGNIZED",
+            ErrCode::GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
         }
     }
 
@@ -66,6 +74,8 @@ impl ErrCode {
             ErrCode::CancelledByStateUpdate => {
                 "The delayed event did not get sent because a different user updated the same state event."
             }
+            ErrCode::Unrecognized => "Unrecognized request.",
+            ErrCode::GuestAccessForbidden => "Guest access is not allowed here.",
         }
     }
 }
@@ -81,11 +91,14 @@ pub struct MatrixError {
     /// SCH-6/MGT-6: `retry_after_ms`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// SCH-16: the `Retry-After` header, in seconds (the count limit of the merged revision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_header_s: Option<u64>,
 }
 
 impl MatrixError {
     pub const fn new(status: u16, code: ErrCode) -> Self {
-        MatrixError { status, code, max_delay: None, retry_after_ms: None }
+        MatrixError { status, code, max_delay: None, retry_after_ms: None, retry_after_header_s: None }
     }
     pub const fn forbidden() -> Self {
         Self::new(403, ErrCode::Forbidden)
@@ -115,11 +128,29 @@ impl MatrixError {
     pub const fn limit_exceeded(retry_after_ms: u64) -> Self {
         MatrixError { retry_after_ms: Some(retry_after_ms), ..Self::new(429, ErrCode::LimitExceeded) }
     }
+    /// SCH-16: the per-user limit of the merged revision, `Retry-After: <seconds>`.
+    pub const fn too_many_scheduled(retry_after_s: u64) -> Self {
+        MatrixError { retry_after_header_s: Some(retry_after_s), ..Self::new(429, ErrCode::LimitExceeded) }
+    }
+    pub const fn unrecognized() -> Self {
+        Self::new(404, ErrCode::Unrecognized)
+    }
+    pub const fn guest_access_forbidden() -> Self {
+        Self::new(403, ErrCode::GuestAccessForbidden)
+    }
 
-    /// The standard error body under `prefix` (UNS-2..4).
+    /// The standard error body under `prefix` in the seed revision (UNS-2..4).
     pub fn body(&self, prefix: Prefix) -> Value {
+        self.body_in(prefix, crate::revision::Revision::Rev2025_07_09)
+    }
+
+    /// The standard error body under `prefix` in `revision` (UNS-2..4 wrap MSC4140's own codes on
+    /// the unstable surface; UNS-5 does not).
+    pub fn body_in(&self, prefix: Prefix, revision: crate::revision::Revision) -> Value {
         let mut body = Map::new();
-        let wrapped = prefix == Prefix::Unstable && self.code.is_msc4140_code();
+        let wrapped = prefix == Prefix::Unstable
+            && self.code.is_msc4140_code()
+            && revision.rules().unstable_wraps_codes;
         if wrapped {
             body.insert("errcode".into(), json!("M_UNKNOWN"));
             body.insert("org.matrix.msc4140.errcode".into(), json!(self.code.as_str()));

@@ -1,9 +1,11 @@
-//! # spec-model: the executable specification of MSC4140 (revision 2025-07-09)
+//! # spec-model: the executable specification of MSC4140, in both revisions
 //!
 //! A small deterministic state machine of the delayed-event lifecycle, with an explicit virtual
 //! clock and explicit non-determinism, and a `stateright` model whose properties are the
-//! requirements of `spec/REQUIREMENTS.md`. It is the one oracle the server, the conformance
-//! suite and the fuzzers are checked against.
+//! requirements of `spec/REQUIREMENTS.md` (the seed text of 2025-07-09) and
+//! `spec/REQUIREMENTS-rev-2026-07-10.md` (the merged text). The revision is a parameter of the
+//! configuration; [`revision::Rules`] holds everything the two texts disagree on. It is the one
+//! oracle the server, the conformance suite and the fuzzers are checked against.
 //!
 //! Layers, bottom up: [`types`], [`error`], [`power`], [`config`] → [`state`], [`op`], [`reply`]
 //! → [`spec`] (the transition function) → [`render`] (wire shapes) and [`judge`] (which
@@ -18,6 +20,7 @@ pub mod power;
 pub mod render;
 pub mod reply;
 pub mod requirements;
+pub mod revision;
 pub mod spec;
 pub mod state;
 pub mod types;
@@ -25,5 +28,6 @@ pub mod types;
 pub use config::{Config, Mutant};
 pub use op::Op;
 pub use reply::{Reply, Step};
+pub use revision::Revision;
 pub use spec::step;
 pub use state::State;

@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use spec_model::checker::run::{self, describe_steps, Report};
-use spec_model::checker::{witness, Bounds, DelayModel};
-use spec_model::Mutant;
+use spec_model::checker::{diff, witness, Bounds, DelayModel};
+use spec_model::{Mutant, Revision};
 use stateright::{Expectation, Model};
 use std::process::ExitCode;
 
@@ -22,9 +22,12 @@ struct Cli {
 enum Command {
     /// Exhaustive BFS of the bounded configurations; every property must PASS.
     Check {
-        /// Configurations to check (default: the suite lifecycle, pagination, sync, rate-limited; also large).
+        /// Configurations to check (default: the suite of each revision checked; `large` too).
         #[arg(long = "config")]
         configs: Vec<String>,
+        /// `2025-07-09`, `2026-07-10` or `both` (default); ignored when configurations are named.
+        #[arg(long, default_value = "both")]
+        revision: String,
         #[arg(long, default_value_t = 1)]
         threads: usize,
         /// Check a deliberately broken variant (e.g. `FireEarly`) to see a counterexample.
@@ -35,32 +38,73 @@ enum Command {
     Explore {
         #[arg(long, default_value = "127.0.0.1:3000")]
         bind: String,
-        #[arg(long, default_value = "lifecycle")]
-        config: String,
+        /// A named configuration (default: the first of the revision's suite).
+        #[arg(long)]
+        config: Option<String>,
+        /// `2025-07-09` (default) or `2026-07-10`; ignored when a configuration is named.
+        #[arg(long, default_value = "2025-07-09")]
+        revision: String,
     },
     /// Print the shortest witness trace of every `sometimes` property.
     Witnesses {
         /// JSON output (the only format).
         #[arg(long)]
         json: bool,
+        /// The revision whose properties and suite to use.
+        #[arg(long, default_value = "2025-07-09")]
+        revision: String,
+    },
+    /// Every observable difference between the two revisions, each with its shortest trace.
+    DiffRevisions {
+        /// How many requests deep to search.
+        #[arg(long, default_value_t = 5)]
+        depth: usize,
+        /// A markdown table (the section of docs/model.md) instead of text.
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
-fn suite(names: &[String], mutant: Option<Mutant>) -> Result<Vec<Bounds>, String> {
-    let mut suite = if names.is_empty() {
-        Bounds::suite()
-    } else {
-        names
-            .iter()
-            .map(|n| {
-                Bounds::by_name(n).ok_or_else(|| {
-                    format!(
-                        "unknown configuration `{n}` (try lifecycle, pagination, sync, rate-limited, large)"
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?
+fn parse_revision(name: &str) -> Result<Revision, String> {
+    Revision::parse(name).ok_or_else(|| format!("unknown revision `{name}` (2025-07-09 or 2026-07-10)"))
+}
+
+/// The suites to check, one per revision.
+fn suites(names: &[String], revision: &str, mutant: Option<Mutant>) -> Result<Vec<Vec<Bounds>>, String> {
+    let revisions = match revision {
+        "both" => Revision::ALL.to_vec(),
+        r => vec![parse_revision(r)?],
     };
+    let named = suite(names, mutant)?;
+    if names.is_empty() {
+        return Ok(revisions
+            .into_iter()
+            .map(|r| {
+                let mut s = Bounds::suite(r);
+                for b in &mut s {
+                    b.config.mutant = mutant;
+                }
+                s
+            })
+            .collect());
+    }
+    Ok(Revision::ALL
+        .into_iter()
+        .map(|r| named.iter().filter(|b| b.config.revision == r).cloned().collect::<Vec<_>>())
+        .filter(|s| !s.is_empty())
+        .collect())
+}
+
+fn suite(names: &[String], mutant: Option<Mutant>) -> Result<Vec<Bounds>, String> {
+    let mut suite: Vec<Bounds> = names
+        .iter()
+        .map(|n| {
+            Bounds::by_name(n).ok_or_else(|| {
+                let known: Vec<&str> = Bounds::all().iter().map(|b| b.name).collect();
+                format!("unknown configuration `{n}` (one of {})", known.join(", "))
+            })
+        })
+        .collect::<Result<_, _>>()?;
     for b in &mut suite {
         b.config.mutant = mutant;
     }
@@ -76,6 +120,7 @@ fn parse_mutant(name: &str) -> Result<Mutant, String> {
 }
 
 fn print_report(report: &Report) {
+    println!("revision {} ({})", report.revision, report.revision.profile());
     for c in &report.configs {
         println!(
             "configuration {:<13} {:>10} states generated, {:>9} unique, depth {:>3}, {:>7.2} s, {:>9.0} states/s",
@@ -126,38 +171,69 @@ fn print_report(report: &Report) {
 
 fn run(cli: Cli) -> Result<bool, String> {
     match cli.command {
-        Command::Check { configs, threads, mutant } => {
+        Command::Check { configs, revision, threads, mutant } => {
             let mutant = mutant.as_deref().map(parse_mutant).transpose()?;
-            let suite = suite(&configs, mutant)?;
-            let mut report = run::check(&suite, threads);
-            // stateright keeps the last violating path it met, not the shortest: search again.
-            let failing: Vec<&'static str> = report
-                .verdicts
-                .iter()
-                .filter(|v| !v.pass && !v.not_exercised(report.partial))
-                .map(|v| v.name)
-                .collect();
-            for (name, d) in witness::shortest(&suite, failing) {
-                if let (Some(v), Some(d)) = (report.verdicts.iter_mut().find(|v| v.name == name), d) {
-                    v.discovery = Some(d);
+            let mut all_pass = true;
+            for suite in suites(&configs, &revision, mutant)? {
+                let mut report = run::check(&suite, threads);
+                // stateright keeps the last violating path it met, not the shortest: search again.
+                let failing: Vec<&'static str> = report
+                    .verdicts
+                    .iter()
+                    .filter(|v| !v.pass && !v.not_exercised(report.partial))
+                    .map(|v| v.name)
+                    .collect();
+                for (name, d) in witness::shortest(&suite, failing) {
+                    if let (Some(v), Some(d)) = (report.verdicts.iter_mut().find(|v| v.name == name), d) {
+                        v.discovery = Some(d);
+                    }
                 }
+                print_report(&report);
+                all_pass &= report.all_pass();
             }
-            print_report(&report);
-            Ok(report.all_pass())
+            Ok(all_pass)
         }
-        Command::Explore { bind, config } => {
-            let bounds =
-                Bounds::by_name(&config).ok_or_else(|| format!("unknown configuration `{config}`"))?;
-            println!("Explorer on http://{bind}/ (Ctrl-C to stop)");
+        Command::Explore { bind, config, revision } => {
+            let bounds = match config {
+                Some(config) => {
+                    Bounds::by_name(&config).ok_or_else(|| format!("unknown configuration `{config}`"))?
+                }
+                None => {
+                    let revision = parse_revision(&revision)?;
+                    Bounds::suite(revision).into_iter().next().ok_or("the revision has no configuration")?
+                }
+            };
+            println!(
+                "Explorer on http://{bind}/ ({}, revision {}; Ctrl-C to stop)",
+                bounds.name, bounds.config.revision
+            );
             std::net::TcpListener::bind(&bind).map_err(|e| format!("cannot bind {bind}: {e}"))?;
             DelayModel::new(bounds).checker().serve(bind);
             Ok(true)
         }
-        Command::Witnesses { json: _ } => {
-            let found = witness::shortest_witnesses(&Bounds::suite());
-            let doc = witness::to_json(&found);
+        Command::Witnesses { json: _, revision } => {
+            let revision = parse_revision(&revision)?;
+            let found = witness::shortest_witnesses(&Bounds::suite(revision));
+            let doc = witness::to_json(revision, &found);
             println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?);
             Ok(found.values().all(Option::is_some))
+        }
+        Command::DiffRevisions { depth, markdown } => {
+            let diffs = diff::differences(depth);
+            if markdown {
+                print!("{}", diff::markdown(&diffs));
+            } else {
+                for d in &diffs {
+                    println!("{} / {} ({} steps)", d.op, d.aspect, d.trace.len());
+                    for op in &d.trace {
+                        println!("    {}", diff::short(op));
+                    }
+                    println!("  2025-07-09: {}", d.seed);
+                    println!("  2026-07-10: {}", d.merged);
+                }
+                println!("{} classes of difference within {depth} requests", diffs.len());
+            }
+            Ok(true)
         }
     }
 }

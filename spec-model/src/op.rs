@@ -95,6 +95,15 @@ pub enum Op {
         user: UserId,
         from: From,
     },
+    /// `GET .../delayed_events/{delay_id}` (LKP-1): one delayed event, scheduled or finalised.
+    Lookup {
+        user: UserId,
+        delay: DelayRef,
+    },
+    /// `GET /capabilities` (DSC-4, DSC-5).
+    Capabilities {
+        user: UserId,
+    },
     /// `GET /sync` (PSH-1, PSH-2); `since` is the user's last `next_batch` unless `initial`;
     /// `include_finalised: false` is a filter with `"finalised_events": false`.
     Sync {
@@ -116,12 +125,20 @@ pub enum Op {
     },
     /// Checker step: clients stop; from now on only time passes and timers fire (liveness phase).
     Drain,
+    /// Server step: the homeserver goes down for `down_ms` (no timer fires meanwhile) and comes
+    /// back (PER-1..3).
+    ServerRestart {
+        down_ms: u64,
+    },
 }
 
 impl Op {
     /// Steps the server takes on its own, as opposed to client requests.
     pub fn is_internal(&self) -> bool {
-        matches!(self, Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain)
+        matches!(
+            self,
+            Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain | Op::ServerRestart { .. }
+        )
     }
 
     /// The client making the request (`None` for server steps).
@@ -137,8 +154,14 @@ impl Op {
             | Op::ListScheduled { user, .. }
             | Op::ListScheduledBare { user }
             | Op::ListFinalised { user, .. }
+            | Op::Lookup { user, .. }
+            | Op::Capabilities { user }
             | Op::Sync { user, .. } => Some(user),
-            Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => None,
+            Op::Advance { .. }
+            | Op::Fire { .. }
+            | Op::Discard { .. }
+            | Op::Drain
+            | Op::ServerRestart { .. } => None,
         }
     }
 

@@ -1,10 +1,12 @@
-//! The wire shape of every answer: status and JSON body, under the stable or unstable prefix
-//! (UNS-1..4, LST-1, LST-2, LST-6, PSH-1). Model ids render as `d0`, `$e0`, `!r0`, `@u0`;
-//! a black-box checker maps the server's own ids onto them.
+//! The wire shape of every request and answer: method, path and body of a request; status,
+//! headers and JSON body of an answer; under the stable or unstable prefix and in either revision
+//! (UNS-1..5, LST-1, LST-2, LST-6, PSH-1, LKP-1..4, DSC-4, SCH-12, MGT-11, SRV-14). Model ids
+//! render as `d0`, `$e0`, `!r0`, `@u0`; a black-box checker maps the server's own ids onto them.
 
 use crate::config::{Config, SyncShape};
 use crate::op::{DelayParam, DelayRef, From, Op};
-use crate::reply::{FinalisedItem, Reply, RoomEvent, ScheduledItem};
+use crate::reply::{FinalisedItem, LookupItem, Reply, RoomEvent, ScheduledItem};
+use crate::revision::{Revision, Scheduling};
 use crate::state::Cursor;
 use crate::types::{ContentId, DeviceId, Prefix};
 use serde_json::{json, Map, Value};
@@ -20,7 +22,17 @@ pub fn token(c: Cursor) -> String {
     }
 }
 
+/// A scheduled item in the seed revision (LST-1).
 pub fn scheduled_item(i: &ScheduledItem) -> Value {
+    scheduled_item_in(i, Revision::Rev2025_07_09)
+}
+
+/// A scheduled item: LST-1 (`delay`, `running_since`) or LKP-2/LKP-4 (`delay_ms`, `scheduled_at`).
+pub fn scheduled_item_in(i: &ScheduledItem, revision: Revision) -> Value {
+    let (delay, since) = match revision {
+        Revision::Rev2025_07_09 => ("delay", "running_since"),
+        Revision::Rev2026_07_10 => ("delay_ms", "scheduled_at"),
+    };
     let mut m = Map::new();
     m.insert("delay_id".into(), json!(i.delay_id.to_string()));
     m.insert("room_id".into(), json!(i.room.to_string()));
@@ -28,13 +40,33 @@ pub fn scheduled_item(i: &ScheduledItem) -> Value {
     if let Some(k) = i.kind.state_key {
         m.insert("state_key".into(), json!(k.to_string()));
     }
-    m.insert("delay".into(), json!(i.delay_ms));
-    m.insert("running_since".into(), json!(i.running_since));
+    m.insert(delay.into(), json!(i.delay_ms));
+    m.insert(since.into(), json!(i.running_since));
     m.insert("content".into(), content(i.content));
     Value::Object(m)
 }
 
+/// A finalised record in the seed revision (LST-2).
 pub fn finalised_item(i: &FinalisedItem, prefix: Prefix) -> Value {
+    finalised_item_in(i, prefix, Revision::Rev2025_07_09)
+}
+
+/// A finalised record: LST-2's `{delayed_event, outcome, reason, ...}`, or LKP-2's flat object
+/// whose fields tell the state (LKP-3: `event_id` when sent, `error` when it failed).
+pub fn finalised_item_in(i: &FinalisedItem, prefix: Prefix, revision: Revision) -> Value {
+    if revision == Revision::Rev2026_07_10 {
+        let mut v = scheduled_item_in(&i.delayed_event, revision);
+        if let Some(m) = v.as_object_mut() {
+            m.insert("finalised_ts".into(), json!(i.origin_server_ts));
+            if let Some(id) = i.event_id {
+                m.insert("event_id".into(), json!(id.to_string()));
+            }
+            if let Some(e) = &i.error {
+                m.insert("error".into(), e.body_in(prefix, revision));
+            }
+        }
+        return v;
+    }
     let mut m = Map::new();
     m.insert("delayed_event".into(), scheduled_item(&i.delayed_event));
     m.insert("outcome".into(), serde_json::to_value(i.outcome).unwrap_or(Value::Null));
@@ -54,6 +86,39 @@ pub fn finalised_events_key(prefix: Prefix) -> &'static str {
     match prefix {
         Prefix::Stable => "finalised_events",
         Prefix::Unstable => "org.matrix.msc4140.finalised_events",
+    }
+}
+
+/// An event as its sender sees it: in the merged revision a sent delayed event carries its
+/// `delay_id` in `unsigned` for its sender only (SRV-14; `org.matrix.msc4140.delay_id` on the
+/// unstable surface, UNS-5).
+pub fn room_event_for_sender(e: &RoomEvent, cfg: &Config) -> Value {
+    let mut v = room_event(e);
+    if let (Some(id), true) = (e.delay_id, cfg.rules().delay_id_in_unsigned) {
+        let key = match cfg.prefix {
+            Prefix::Stable => "delay_id",
+            Prefix::Unstable => "org.matrix.msc4140.delay_id",
+        };
+        v["unsigned"] = json!({ key: id.to_string() });
+    }
+    v
+}
+
+/// The capability name (DSC-4, UNS-5).
+pub fn capability_key(prefix: Prefix) -> &'static str {
+    match prefix {
+        Prefix::Stable => "m.delayed_events",
+        Prefix::Unstable => "org.matrix.msc4140.delayed_events",
+    }
+}
+
+/// Headers an answer must carry besides the body (SCH-16: `Retry-After` in seconds).
+pub fn headers(reply: &Reply) -> Vec<(&'static str, String)> {
+    match reply {
+        Reply::Error(e) => {
+            e.retry_after_header_s.map(|s| ("retry-after", s.to_string())).into_iter().collect()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -79,7 +144,9 @@ pub fn room_event(e: &RoomEvent) -> Value {
 /// `from` values name the token of the previous page (`$next_batch`), `$since` the last sync token.
 pub fn request(cfg: &Config, op: &Op) -> Value {
     let unstable = cfg.prefix == Prefix::Unstable;
+    let rules = cfg.rules();
     let delayed = if unstable { "/unstable/org.matrix.msc4140/delayed_events" } else { "/v1/delayed_events" };
+    let rooms = if unstable { "/unstable/org.matrix.msc4140/rooms" } else { "/v3/rooms" };
     let delay_key = if unstable { "org.matrix.msc4140.delay" } else { "delay" };
     let req = |user: &dyn std::fmt::Display, method: &str, path: String, query: Value, body: Value| json!({ "as": user.to_string(), "method": method, "path": path, "query": query, "body": body });
     let delay_value = |d: DelayParam| match d {
@@ -91,6 +158,22 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
         From::LastNextBatch => json!({ "from": "$next_batch" }),
     };
     match *op {
+        // SCH-12/SCH-13: the merged revision's own path, everything in the body.
+        Op::Schedule { user, device, room, kind, content: c, delay, txn }
+            if rules.scheduling == Scheduling::DelayedEventEndpoint =>
+        {
+            let Some(t) = txn else { return Value::Null };
+            let mut body = json!({ "content": content(c) });
+            body["delay_ms"] = match delay {
+                DelayParam::Ms(ms) => json!(ms),
+                DelayParam::NotAnInteger => json!(1.5),
+            };
+            if let Some(k) = kind.state_key {
+                body["state_key"] = json!(k.to_string());
+            }
+            let path = format!("{rooms}/{room}/delayed_event/{}/{t}", kind.event_type.as_str());
+            on_device(req(&user, "PUT", path, json!({}), body), device)
+        }
         Op::Schedule { user, device, room, kind, content: c, delay, txn } => {
             let path = match (kind.state_key, txn) {
                 (Some(k), _) => format!("/v3/rooms/{room}/state/{}/{k}", kind.event_type.as_str()),
@@ -104,8 +187,34 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
                 DelayRef::Issued(id) => id.to_string(),
                 DelayRef::NeverIssued => "never-issued".to_string(),
             };
-            req(&user, "POST", format!("{delayed}/{id}"), json!({}), json!({ "action": action.as_str() }))
+            match (rules.action_in_path, action) {
+                // MGT-11: the action in the path, an empty body; none at all for a missing one.
+                (true, crate::types::Action::Missing) => {
+                    req(&user, "POST", format!("{delayed}/{id}"), json!({}), json!({}))
+                }
+                (true, _) => {
+                    req(&user, "POST", format!("{delayed}/{id}/{}", action.as_str()), json!({}), json!({}))
+                }
+                (false, crate::types::Action::Missing) => {
+                    req(&user, "POST", format!("{delayed}/{id}"), json!({}), json!({}))
+                }
+                (false, _) => req(
+                    &user,
+                    "POST",
+                    format!("{delayed}/{id}"),
+                    json!({}),
+                    json!({ "action": action.as_str() }),
+                ),
+            }
         }
+        Op::Lookup { user, delay } => {
+            let id = match delay {
+                DelayRef::Issued(id) => id.to_string(),
+                DelayRef::NeverIssued => "never-issued".to_string(),
+            };
+            req(&user, "GET", format!("{delayed}/{id}"), json!({}), Value::Null)
+        }
+        Op::Capabilities { user } => req(&user, "GET", "/v3/capabilities".into(), json!({}), Value::Null),
         Op::SendMessage { user, device, room, content: c, txn } => on_device(
             req(&user, "PUT", format!("/v3/rooms/{room}/send/m.room.message/{txn}"), json!({}), content(c)),
             device,
@@ -134,13 +243,14 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
         Op::ListScheduled { user, from: f } => {
             req(&user, "GET", format!("{delayed}/scheduled"), from(f), Value::Null)
         }
-        Op::ListScheduledBare { user } => req(
-            &user,
-            "GET",
-            "/unstable/org.matrix.msc4140/delayed_events".to_string(),
-            json!({}),
-            Value::Null,
-        ),
+        // LST-6 (unstable only) / LKP-4 (both surfaces).
+        Op::ListScheduledBare { user } => {
+            let path = match cfg.revision {
+                Revision::Rev2025_07_09 => "/unstable/org.matrix.msc4140/delayed_events".to_string(),
+                Revision::Rev2026_07_10 => delayed.to_string(),
+            };
+            req(&user, "GET", path, json!({}), Value::Null)
+        }
         Op::ListFinalised { user, from: f } => {
             req(&user, "GET", format!("{delayed}/finalised"), from(f), Value::Null)
         }
@@ -155,7 +265,9 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
             }
             req(&user, "GET", "/v3/sync".to_string(), Value::Object(q), Value::Null)
         }
-        Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => Value::Null,
+        Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain | Op::ServerRestart { .. } => {
+            Value::Null
+        }
     }
 }
 
@@ -170,6 +282,7 @@ fn on_device(mut request: Value, device: DeviceId) -> Value {
 /// The JSON body of `reply` (`null` for server steps, which answer nobody).
 pub fn body(cfg: &Config, reply: &Reply) -> Value {
     let prefix = cfg.prefix;
+    let rev = cfg.revision;
     let with_next = |key: &str, items: Vec<Value>, next: &Option<Cursor>| {
         let mut m = Map::new();
         m.insert(key.into(), Value::Array(items));
@@ -183,21 +296,40 @@ pub fn body(cfg: &Config, reply: &Reply) -> Value {
         Reply::Empty => json!({}),
         Reply::EventId(id) => json!({ "event_id": id.to_string() }),
         Reply::Joined(room) => json!({ "room_id": room.to_string() }),
-        Reply::Error(e) => e.body(prefix),
+        Reply::Error(e) => e.body_in(prefix, rev),
         Reply::Scheduled { items, next_batch } => {
-            with_next("scheduled", items.iter().map(scheduled_item).collect(), next_batch)
+            with_next("scheduled", items.iter().map(|i| scheduled_item_in(i, rev)).collect(), next_batch)
         }
         Reply::BareScheduled(items) => {
-            json!({ "delayed_events": items.iter().map(scheduled_item).collect::<Vec<_>>() })
+            json!({ "delayed_events": items.iter().map(|i| scheduled_item_in(i, rev)).collect::<Vec<_>>() })
         }
-        Reply::Finalised { items, next_batch } => {
-            with_next("finalised", items.iter().map(|i| finalised_item(i, prefix)).collect(), next_batch)
+        Reply::Finalised { items, next_batch } => with_next(
+            "finalised",
+            items.iter().map(|i| finalised_item_in(i, prefix, rev)).collect(),
+            next_batch,
+        ),
+        Reply::Lookup(LookupItem::Scheduled(i)) => scheduled_item_in(i, rev),
+        Reply::Lookup(LookupItem::Finalised(i)) => finalised_item_in(i, prefix, rev),
+        // DSC-4/DSC-5: present, with the fields of the limits that apply (empty when none).
+        Reply::Capabilities(limits) => {
+            let mut caps = Map::new();
+            if let Some(l) = limits {
+                let mut m = Map::new();
+                if let Some(max) = l.max_delay_ms {
+                    m.insert("max_delay_ms".into(), json!(max));
+                }
+                if let Some(n) = l.max_scheduled {
+                    m.insert("max_scheduled".into(), json!(n));
+                }
+                caps.insert(capability_key(prefix).into(), Value::Object(m));
+            }
+            json!({ "capabilities": caps })
         }
         Reply::Sync { finalised, next_batch } => {
             let mut m = Map::new();
             m.insert("next_batch".into(), json!(format!("s{next_batch}")));
             if let Some(items) = finalised {
-                let list: Vec<Value> = items.iter().map(|i| finalised_item(i, prefix)).collect();
+                let list: Vec<Value> = items.iter().map(|i| finalised_item_in(i, prefix, rev)).collect();
                 let value = match cfg.decisions.sync_shape {
                     SyncShape::Array => Value::Array(list),
                     SyncShape::Object => json!({ "finalised": list }),

@@ -54,6 +54,13 @@ impl FinalisedItem {
     }
 }
 
+/// LKP-1: one delayed event as the single lookup shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum LookupItem {
+    Scheduled(ScheduledItem),
+    Finalised(FinalisedItem),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
@@ -83,8 +90,19 @@ pub enum Reply {
         finalised: Option<Vec<FinalisedItem>>,
         next_batch: u16,
     },
+    /// LKP-1.
+    Lookup(LookupItem),
+    /// DSC-4, DSC-5: `m.delayed_events` with the limits that apply (`None`: no capability).
+    Capabilities(Option<Limits>),
     /// A server step, which answers nobody.
     Internal,
+}
+
+/// The limits a server advertises (DSC-4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_delay_ms: Option<u64>,
+    pub max_scheduled: Option<u16>,
 }
 
 impl Reply {
@@ -112,6 +130,9 @@ pub struct RoomEvent {
     /// `None` for membership and power-level events, whose content is structural.
     pub content: Option<ContentId>,
     pub origin_server_ts: u64,
+    /// The delayed event it was sent for (SRV-14: its sender sees it in `unsigned`).
+    #[serde(default)]
+    pub delay_id: Option<DelayId>,
 }
 
 /// The full observation of one operation.

@@ -9,7 +9,8 @@
 use crate::config::{Config, Mutant};
 use crate::error::MatrixError;
 use crate::op::{DelayParam, DelayRef, From, Op};
-use crate::reply::{FinalisedItem, Reply, RoomEvent, ScheduledItem, Step};
+use crate::reply::{FinalisedItem, Limits, LookupItem, Reply, RoomEvent, ScheduledItem, Step};
+use crate::revision::{CountLimitRefusal, Lookups, MaxDelayRefusal, Scheduling};
 use crate::state::{Cursor, Finalisation, Phase, RateClass, State, Status, TxnKey, TxnResult};
 use crate::types::{
     Action, ContentId, DelayId, EventId, EventKind, EventType, Outcome, Reason, RoomId, StateKey, UserId,
@@ -51,12 +52,34 @@ type Answer = Result<Reply, MatrixError>;
 
 impl Transition<'_> {
     fn apply(&mut self, op: &Op) -> Option<Reply> {
+        let rules = self.cfg.rules();
+        // SCH-21: guests may use the delayed-event endpoints in the merged revision only.
+        if let Some(user) = op.user() {
+            if self.s.is_guest(user) && !rules.guests_allowed && delayed_event_endpoint(op) {
+                return Some(Reply::Error(MatrixError::guest_access_forbidden()));
+            }
+        }
         let answer = match *op {
             Op::Schedule { user, device, room, kind, content, delay, txn } => {
-                if !modelled_kind(kind) || kind.is_state() == txn.is_some() {
+                // SCH-1: the seed revision schedules messages on `/send` (with a transaction id)
+                // and state on `/state` (without); SCH-12: the merged one has a path of its own
+                // with a transaction id for every delayed event.
+                let txn_matches_path = match rules.scheduling {
+                    Scheduling::DelayParameter => kind.is_state() != txn.is_some(),
+                    Scheduling::DelayedEventEndpoint => txn.is_some(),
+                };
+                if !modelled_kind(kind) || !txn_matches_path {
                     return None;
                 }
-                let key = txn.map(|txn| TxnKey { user, device, room, event_type: kind.event_type, txn });
+                let delayed_endpoint = rules.scheduling == Scheduling::DelayedEventEndpoint;
+                let key = txn.map(|txn| TxnKey {
+                    user,
+                    device,
+                    room,
+                    event_type: kind.event_type,
+                    txn,
+                    delayed_endpoint,
+                });
                 if let Some(key) = key {
                     // SCH-10: a repeated transaction returns the first answer and does nothing.
                     if let Some(prev) = self.s.txns.get(&key) {
@@ -71,8 +94,16 @@ impl Transition<'_> {
             }
             Op::Manage { user, delay, action } => self.manage(user, delay, action),
             Op::SendMessage { user, device, room, content, txn } => {
-                // SCH-10: the same path as a delayed message, so the same transaction scope.
-                let key = TxnKey { user, device, room, event_type: EventType::RoomMessage, txn };
+                // SCH-10: in the seed revision the same path as a delayed message, so the same
+                // transaction scope; in the merged one delayed events have a path of their own.
+                let key = TxnKey {
+                    user,
+                    device,
+                    room,
+                    event_type: EventType::RoomMessage,
+                    txn,
+                    delayed_endpoint: false,
+                };
                 if let Some(prev) = self.s.txns.get(&key) {
                     return Some(txn_reply(*prev));
                 }
@@ -91,10 +122,33 @@ impl Transition<'_> {
             Op::SetPower { user, room, change } => self.set_power(user, room, change),
             Op::Join { user, room } => self.join(user, room),
             Op::Leave { user, room } => self.leave(user, room),
+            // LKP-1/LKP-4: in the merged revision `.../delayed_events/scheduled` is a lookup of an
+            // event whose id is `scheduled`: there is none.
+            Op::ListScheduled { .. } | Op::ListFinalised { .. }
+                if rules.lookups != Lookups::PaginatedLists =>
+            {
+                Err(MatrixError::not_found())
+            }
             Op::ListScheduled { user, from } => self.list_scheduled(user, from)?,
             Op::ListScheduledBare { user } => self.list_scheduled_bare(user),
             Op::ListFinalised { user, from } => self.list_finalised(user, from)?,
+            // The seed revision serves no single lookup: the path takes only POST.
+            Op::Lookup { .. } if rules.lookups == Lookups::PaginatedLists => {
+                Err(MatrixError::new(405, crate::error::ErrCode::Unrecognized))
+            }
+            Op::Lookup { user, delay } => self.lookup(user, delay),
+            Op::Capabilities { .. } => {
+                let omit = self.cfg.is(Mutant::CapabilityOmitsLimits);
+                Ok(Reply::Capabilities(rules.capability.then(|| Limits {
+                    max_delay_ms: self.cfg.max_delay_ms.filter(|_| !omit),
+                    max_scheduled: self.cfg.max_outstanding_per_user.filter(|_| !omit),
+                })))
+            }
             Op::Sync { user, initial, include_finalised } => self.sync(user, initial, include_finalised)?,
+            Op::ServerRestart { down_ms } => {
+                self.server_restart(down_ms)?;
+                Ok(Reply::Internal)
+            }
             Op::Advance { ms } => {
                 self.advance(ms)?;
                 Ok(Reply::Internal)
@@ -133,10 +187,13 @@ impl Transition<'_> {
             DelayParam::Ms(ms) if ms > 0 => ms as u64,
             _ => return Err(MatrixError::invalid_param()),
         };
-        // SCH-5.
+        // SCH-5 / SCH-15.
         if let Some(max) = self.cfg.max_delay_ms {
             if delay_ms > max && !self.cfg.is(Mutant::NoMaxDelay) {
-                return Err(MatrixError::max_delay_exceeded(max));
+                return Err(match self.cfg.rules().max_delay_refusal {
+                    MaxDelayRefusal::BadRequestWithMaximum => MatrixError::max_delay_exceeded(max),
+                    MaxDelayRefusal::Forbidden => MatrixError::forbidden(),
+                });
             }
         }
         // SCH-11: the room must exist and the sender be joined; power levels wait (SRV-2).
@@ -150,7 +207,7 @@ impl Transition<'_> {
         }
         // SCH-6.
         self.take(user, RateClass::Scheduling)?;
-        // SCH-7.
+        // SCH-7 / SCH-16, SCH-17.
         if let Some(max) = self.cfg.max_outstanding_per_user {
             let outstanding = self.s.scheduled_count(user);
             let over = if self.cfg.is(Mutant::LimitOffByOne) {
@@ -158,8 +215,16 @@ impl Transition<'_> {
             } else {
                 outstanding >= max as usize
             };
+            if max == 0 && self.cfg.rules().zero_limit_forbidden {
+                return Err(MatrixError::forbidden());
+            }
             if over {
-                return Err(MatrixError::max_delayed_events());
+                return Err(match self.cfg.rules().count_limit_refusal {
+                    CountLimitRefusal::BadRequest => MatrixError::max_delayed_events(),
+                    CountLimitRefusal::TooManyRequestsWithRetryAfter => {
+                        MatrixError::too_many_scheduled(self.seconds_until_next_due(user))
+                    }
+                });
             }
         }
         // The model's id space is finite; running out is the outstanding limit of last resort.
@@ -180,11 +245,13 @@ impl Transition<'_> {
     // ---- managing (MGT-*) ----
 
     fn manage(&mut self, user: UserId, delay: DelayRef, action: Action) -> Answer {
-        // MGT-2: the action is validated before the id is looked up.
-        match action {
-            Action::Other => return Err(MatrixError::invalid_param()),
-            Action::Missing => return Err(MatrixError::missing_param()),
-            Action::Send | Action::Cancel | Action::Restart => {}
+        // MGT-2: the action is validated before the id is looked up. MGT-11: in the merged
+        // revision the action is a path segment; another one (or none) is no endpoint.
+        match (action, self.cfg.rules().action_in_path) {
+            (Action::Other | Action::Missing, true) => return Err(MatrixError::unrecognized()),
+            (Action::Other, false) => return Err(MatrixError::invalid_param()),
+            (Action::Missing, false) => return Err(MatrixError::missing_param()),
+            (Action::Send | Action::Cancel | Action::Restart, _) => {}
         }
         // MGT-7 / SEC-2: unknown, discarded and other users' ids are all 404.
         let id = match delay {
@@ -206,7 +273,14 @@ impl Transition<'_> {
                     self.insertion_check(record.room, record.owner, record.kind)?;
                     let event_id = self.alloc_event();
                     self.finalise(id, Outcome::Send, Reason::Action, None, Some(event_id));
-                    self.enter(record.room, record.owner, record.kind, Some(record.content), event_id);
+                    self.enter_delayed(
+                        record.room,
+                        record.owner,
+                        record.kind,
+                        Some(record.content),
+                        event_id,
+                        Some(id),
+                    );
                     Ok(Reply::Empty) // MGT-3, MGT-9
                 }
                 Action::Cancel => {
@@ -400,6 +474,85 @@ impl Transition<'_> {
         Some(Ok(Reply::Finalised { items: self.mark_returned(&ids), next_batch }))
     }
 
+    /// LKP-1: one of the requester's delayed events, scheduled or finalised (while retained);
+    /// LKP-6: a finalised record so returned may be discarded.
+    fn lookup(&mut self, user: UserId, delay: DelayRef) -> Answer {
+        let DelayRef::Issued(id) = delay else { return Err(MatrixError::not_found()) };
+        let d = match self.s.record(id) {
+            Some(d) if self.listed_owner(user, d.owner) => *d,
+            _ => return Err(MatrixError::not_found()),
+        };
+        self.take(user, RateClass::Lookups)?;
+        match d.status {
+            Status::Scheduled => Ok(Reply::Lookup(LookupItem::Scheduled(ScheduledItem::of(id, &d)))),
+            Status::Finalised(_) if self.cfg.is(Mutant::LookupShowsScheduled) => {
+                Ok(Reply::Lookup(LookupItem::Scheduled(ScheduledItem::of(id, &d))))
+            }
+            Status::Finalised(_) => {
+                let item = self.mark_returned(&[id]).into_iter().next().ok_or(MatrixError::not_found())?;
+                Ok(Reply::Lookup(LookupItem::Finalised(item)))
+            }
+            Status::Discarded => Err(MatrixError::not_found()),
+        }
+    }
+
+    /// SCH-16: seconds until the user's next delayed event is due, rounded up.
+    fn seconds_until_next_due(&self, user: UserId) -> u64 {
+        let next =
+            self.s.delayed.iter().filter(|d| d.owner == user && d.is_scheduled()).map(|d| d.due()).min();
+        let wait = next.map_or(0, |due| due.saturating_sub(self.s.now));
+        if self.cfg.is(Mutant::RetryAfterRoundedDown) {
+            wait / 1000
+        } else {
+            wait.div_ceil(1000)
+        }
+    }
+
+    /// PER-1..3 (merged revision): the server is down for `down_ms`, during which no timer fires;
+    /// at startup every scheduled event survives as it was (last restart included), and those whose
+    /// send time passed meanwhile are sent at once, in the order of their send times (ties by id).
+    fn server_restart(&mut self, down_ms: u64) -> Option<()> {
+        if !self.cfg.rules().persistent || down_ms == 0 || self.s.phase == Phase::Drain {
+            return None;
+        }
+        if self.cfg.is(Mutant::ServerRestartForgetsRestarts) {
+            for d in self.s.delayed.iter_mut().filter(|d| d.is_scheduled() && d.restarted) {
+                d.running_since = d.running_since.saturating_sub(1);
+            }
+        }
+        if self.cfg.is(Mutant::ResendAfterServerRestart) {
+            let last = self
+                .s
+                .delayed
+                .iter()
+                .filter_map(|d| d.finalisation().filter(|f| f.event_id.is_some()).map(|f| (f.seq, *d)))
+                .max_by_key(|(seq, _)| *seq);
+            if let Some((_, d)) = last {
+                let event_id = self.alloc_event();
+                self.enter(d.room, d.owner, d.kind, Some(d.content), event_id);
+            }
+        }
+        self.s.now = self.s.now.checked_add(down_ms)?;
+        let mut overdue: Vec<(u64, DelayId)> = self
+            .s
+            .ids()
+            .map(|id| (id, &self.s.delayed[id.0 as usize]))
+            .filter(|(_, d)| d.is_scheduled() && d.due() <= self.s.now)
+            .map(|(id, d)| (d.due(), id))
+            .collect();
+        overdue.sort();
+        if self.cfg.is(Mutant::OverdueOutOfOrder) {
+            overdue.reverse();
+        }
+        for (_, id) in overdue {
+            // An earlier one may have cancelled it (SRV-4 in the seed revision; none in this one).
+            if self.s.record(id).is_some_and(|d| d.is_scheduled()) {
+                self.fire(id)?;
+            }
+        }
+        Some(())
+    }
+
     /// PSH-1, PSH-2: finalisations after the user's last `/sync` token (all for an initial sync).
     fn sync(&mut self, user: UserId, initial: bool, include: bool) -> Option<Answer> {
         let since = if initial { 0 } else { self.s.users[user.0 as usize].sync_since? };
@@ -412,7 +565,9 @@ impl Transition<'_> {
             .map(|(_, id)| id)
             .filter(|id| self.s.delayed[id.0 as usize].finalisation().is_some_and(|f| f.seq > since))
             .collect();
-        let finalised = (include && !ids.is_empty()).then(|| self.mark_returned(&ids));
+        // PSH-1 is the seed revision's: the merged one pushes nothing.
+        let push = include && !ids.is_empty() && self.cfg.rules().sync_push;
+        let finalised = push.then(|| self.mark_returned(&ids));
         Some(Ok(Reply::Sync { finalised, next_batch }))
     }
 
@@ -474,13 +629,17 @@ impl Transition<'_> {
                 let event_id = self.alloc_event();
                 self.finalise(id, Outcome::Send, Reason::Delay, None, Some(event_id));
                 let sender = if self.cfg.is(Mutant::WrongSender) { UserId(0) } else { d.owner };
-                self.enter(d.room, sender, d.kind, Some(d.content), event_id);
+                self.enter_delayed(d.room, sender, d.kind, Some(d.content), event_id, Some(id));
             }
             Err(_) if self.cfg.is(Mutant::DropFailedSend) => {
                 self.s.delayed[id.0 as usize].status = Status::Discarded;
             }
             Err(e) => {
-                let outcome = self.cfg.decisions.failed_send_outcome;
+                let outcome = if self.cfg.rules().failures_are_cancellations {
+                    Outcome::Cancel
+                } else {
+                    self.cfg.decisions.failed_send_outcome
+                };
                 self.finalise(id, outcome, Reason::Error, Some(e), None);
             }
         }
@@ -561,19 +720,35 @@ impl Transition<'_> {
         content: Option<ContentId>,
         event_id: EventId,
     ) {
+        self.enter_delayed(room, sender, kind, content, event_id, None);
+    }
+
+    /// An event enters the room, sent for delayed event `delay_id` if any (SRV-14).
+    fn enter_delayed(
+        &mut self,
+        room: RoomId,
+        sender: UserId,
+        kind: EventKind,
+        content: Option<ContentId>,
+        event_id: EventId,
+        delay_id: Option<DelayId>,
+    ) {
         let now = self.s.now;
-        self.effects.push(RoomEvent { room, event_id, sender, kind, content, origin_server_ts: now });
+        let origin_server_ts = now;
+        self.effects.push(RoomEvent { room, event_id, sender, kind, content, origin_server_ts, delay_id });
         let Some(key) = kind.state_key else { return };
         if let (EventType::RtcMember, Some(content)) = (kind.event_type, content) {
             let entry = crate::state::StateEntry { sender, content, event_id };
             self.s.rooms[room.0 as usize].state.insert((kind.event_type, key), entry);
         }
+        // SRV-4 (seed) / SRV-12 (merged: the delayed state event is sent later and overwrites).
+        let rule = self.cfg.rules().state_update_cancels != self.cfg.is(Mutant::StateUpdateRuleInverted);
         let doomed: Vec<DelayId> = self
             .s
             .ids()
             .filter(|id| {
                 let d = &self.s.delayed[id.0 as usize];
-                let cancels = if self.cfg.is(Mutant::StateUpdateIgnored) {
+                let cancels = if self.cfg.is(Mutant::StateUpdateIgnored) || !rule {
                     false
                 } else if self.cfg.is(Mutant::SameSenderCancels) {
                     true
@@ -635,6 +810,19 @@ impl Transition<'_> {
             RateClass::Sending => l.sending,
         }
     }
+}
+
+/// The requests of MSC4140's own endpoints (what a guest may or may not use, SCH-21).
+fn delayed_event_endpoint(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Schedule { .. }
+            | Op::Manage { .. }
+            | Op::ListScheduled { .. }
+            | Op::ListScheduledBare { .. }
+            | Op::ListFinalised { .. }
+            | Op::Lookup { .. }
+    )
 }
 
 fn txn_reply(prev: TxnResult) -> Reply {

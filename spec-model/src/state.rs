@@ -104,6 +104,9 @@ pub enum RateClass {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct UserState {
+    /// A guest account (SCH-21).
+    #[serde(default)]
+    pub guest: bool,
     pub scheduled_cursor: Option<Cursor>,
     pub finalised_cursor: Option<Cursor>,
     pub sync_since: Option<u16>,
@@ -119,6 +122,9 @@ pub struct TxnKey {
     pub room: RoomId,
     pub event_type: EventType,
     pub txn: TxnId,
+    /// The merged revision's `PUT .../delayed_event/...`: a path of its own (SCH-10, SCH-12).
+    #[serde(default)]
+    pub delayed_endpoint: bool,
 }
 
 /// What a transaction id was first used for (SCH-10).
@@ -170,6 +176,20 @@ impl State {
             next_event: 0,
             finalise_seq: 0,
         }
+    }
+
+    /// The same with the last `guests` users guest accounts (SCH-21).
+    pub fn with_guests(users: u8, rooms: u8, guests: u8) -> Self {
+        let mut s = Self::new(users, rooms);
+        let first = users.saturating_sub(guests) as usize;
+        for u in &mut s.users[first..] {
+            u.guest = true;
+        }
+        s
+    }
+
+    pub fn is_guest(&self, user: UserId) -> bool {
+        self.users.get(user.0 as usize).is_some_and(|u| u.guest)
     }
 
     pub fn record(&self, id: DelayId) -> Option<&Delayed> {

@@ -318,6 +318,9 @@ impl Driver {
             Op::ListScheduledBare { user } => {
                 t.get(self.user(user), "/_matrix/client/unstable/org.matrix.msc4140/delayed_events").await
             }
+            Op::Lookup { .. } | Op::Capabilities { .. } | Op::ServerRestart { .. } => {
+                return Err(format!("{op:?} is the merged revision's; this harness drives the seed revision"))
+            }
             Op::ListFinalised { user, from } => {
                 let q = from_query(from, &self.fin_next[user.0 as usize]);
                 t.get(self.user(user), &format!("{}/finalised{q}", self.delayed_base())).await

@@ -218,6 +218,7 @@ pub fn fuzz_op_of(op: &Op) -> Option<FuzzOp> {
         }
         Op::Advance { ms } => FuzzOp::Advance { ms: ms.saturating_sub(1).min(u16::MAX as u64) as u16 },
         Op::Fire { .. } | Op::Discard { .. } | Op::Drain => return None,
+        Op::Lookup { .. } | Op::Capabilities { .. } | Op::ServerRestart { .. } => return None,
     })
 }
 
@@ -282,7 +283,8 @@ pub fn op_sequences(witnesses_json: &str) -> Result<Vec<(String, Vec<FuzzOp>)>, 
     let doc: serde_json::Value = serde_json::from_str(witnesses_json).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for w in doc["witnesses"].as_array().ok_or("no witnesses")? {
-        let name = w["property"].as_str().unwrap_or_default().split(' ').next().unwrap_or_default();
+        let title = w["title"].as_str().or_else(|| w["property"].as_str()).unwrap_or_default();
+        let name = title.split(' ').next().unwrap_or_default();
         let mut ops = Vec::new();
         for step in w["steps"].as_array().into_iter().flatten() {
             let op: Op = serde_json::from_value(step["op"].clone()).map_err(|e| e.to_string())?;

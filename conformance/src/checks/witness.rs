@@ -26,7 +26,8 @@ pub fn info(w: &Witness) -> CheckInfo {
             _ => &[][..],
         });
     }
-    CheckInfo::new(&format!("model/{}", slug(&w.property)), &w.property, &refs).also(&also)
+    let title = w.title.as_deref().unwrap_or(&w.property);
+    CheckInfo::new(&format!("model/{}", slug(title)), title, &refs).also(&also)
 }
 
 fn slug(s: &str) -> String {

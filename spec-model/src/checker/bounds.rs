@@ -3,6 +3,7 @@
 //! small enough to be reached within those bounds).
 
 use crate::config::{Config, Decisions, RateLimits, Retention, Window};
+use crate::revision::Revision;
 use crate::types::{Action, Prefix};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,29 @@ pub struct Families {
     pub refusals: bool,
     /// Delayed message events besides delayed state events.
     pub messages: bool,
+    /// The merged revision's lookups: one event by id (LKP-1) and the unpaginated list (LKP-4).
+    #[serde(default)]
+    pub single_lookups: bool,
+    /// `GET /capabilities` (DSC-4, DSC-5).
+    #[serde(default)]
+    pub capabilities: bool,
+    /// The server goes down and comes back (PER-1..3).
+    #[serde(default)]
+    pub server_restarts: bool,
+}
+
+impl Families {
+    const NONE: Families = Families {
+        lookups: false,
+        sync: false,
+        room_changes: false,
+        ordinary_sends: false,
+        refusals: false,
+        messages: false,
+        single_lookups: false,
+        capabilities: false,
+        server_restarts: false,
+    };
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -43,6 +67,9 @@ pub struct Bounds {
     pub actions: Vec<Action>,
     /// Whether users other than the admin manage their delayed events.
     pub others_manage: bool,
+    /// The last this many users are guest accounts (SCH-21).
+    #[serde(default)]
+    pub guests: u8,
     /// The semantics under check.
     pub config: Config,
 }
@@ -60,7 +87,9 @@ impl Bounds {
             families,
             actions: vec![Action::Send, Action::Cancel, Action::Restart],
             others_manage: true,
+            guests: 0,
             config: Config {
+                revision: Revision::Rev2025_07_09,
                 prefix: Prefix::Stable,
                 max_delay_ms: Some(2),
                 max_outstanding_per_user: Some(2),
@@ -81,12 +110,11 @@ impl Bounds {
         let mut b = Self::base(
             "lifecycle",
             Families {
-                lookups: false,
-                sync: false,
                 room_changes: true,
                 ordinary_sends: true,
                 refusals: true,
                 messages: true,
+                ..Families::NONE
             },
         );
         b.max_ids = 2;
@@ -99,17 +127,7 @@ impl Bounds {
 
     /// Both lookups with pagination, walks across changes, isolation, the bare unstable list.
     pub fn pagination() -> Self {
-        let mut b = Self::base(
-            "pagination",
-            Families {
-                lookups: true,
-                sync: false,
-                room_changes: false,
-                ordinary_sends: false,
-                refusals: false,
-                messages: false,
-            },
-        );
+        let mut b = Self::base("pagination", Families { lookups: true, ..Families::NONE });
         b.horizon = 1;
         b.actions = vec![Action::Cancel, Action::Restart];
         b.others_manage = false;
@@ -120,17 +138,7 @@ impl Bounds {
 
     /// `/sync` and its filter, retention by age and count, discarding returned records.
     pub fn sync() -> Self {
-        let mut b = Self::base(
-            "sync",
-            Families {
-                lookups: false,
-                sync: true,
-                room_changes: false,
-                ordinary_sends: false,
-                refusals: false,
-                messages: false,
-            },
-        );
+        let mut b = Self::base("sync", Families { sync: true, ..Families::NONE });
         b.horizon = 1;
         b.actions = vec![Action::Cancel];
         b.others_manage = false;
@@ -140,17 +148,7 @@ impl Bounds {
 
     /// Rate limits on (SCH-6, MGT-6, SRV-6), fewer other choices.
     pub fn rate_limited() -> Self {
-        let mut b = Self::base(
-            "rate-limited",
-            Families {
-                lookups: false,
-                sync: false,
-                room_changes: false,
-                ordinary_sends: true,
-                refusals: false,
-                messages: false,
-            },
-        );
+        let mut b = Self::base("rate-limited", Families { ordinary_sends: true, ..Families::NONE });
         b.users = 1;
         b.max_ids = 2;
         b.delays = vec![1];
@@ -181,19 +179,93 @@ impl Bounds {
     pub fn observes_history(&self) -> bool {
         let r = self.config.retention;
         self.families.lookups
+            || self.families.single_lookups
             || self.families.sync
             || r.max_per_user < self.max_ids
             || r.max_age_ms < u64::MAX
     }
 
-    /// The configurations `spec-model check` runs by default.
-    pub fn suite() -> Vec<Bounds> {
-        vec![Self::lifecycle(), Self::pagination(), Self::sync(), Self::rate_limited()]
+    /// The merged revision's counterpart of a seed configuration.
+    fn merged(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self.config.revision = Revision::Rev2026_07_10;
+        self
+    }
+
+    /// `lifecycle` under the merged text: state updates overwrite instead of cancelling (SRV-12),
+    /// refusals have the new codes (SCH-15, SCH-16, MGT-11), the other user is a guest (SCH-21).
+    pub fn lifecycle_2026() -> Self {
+        let mut b = Self::lifecycle().merged("lifecycle-2026");
+        b.guests = 1;
+        b
+    }
+
+    /// The single lookup and the unpaginated list (LKP-1..4), retention and discarding after a
+    /// lookup (LKP-6), the capability (DSC-4, DSC-5).
+    pub fn lookups_2026() -> Self {
+        let families = Families { single_lookups: true, capabilities: true, ..Families::NONE };
+        let mut b = Self::base("lookups-2026", families).merged("lookups-2026");
+        b.horizon = 1;
+        b.actions = vec![Action::Send, Action::Cancel];
+        b.others_manage = false;
+        b.config.retention = Retention { max_age_ms: 1, max_per_user: 2 };
+        b
+    }
+
+    /// Server restarts (PER-1..3): the server goes down for 1 or 2 ms with events scheduled,
+    /// restarted and finalised.
+    pub fn restart_2026() -> Self {
+        let families = Families { messages: true, server_restarts: true, ..Families::NONE };
+        let mut b = Self::base("restart-2026", families).merged("restart-2026");
+        b.users = 1;
+        b.actions = vec![Action::Send, Action::Restart];
+        b.config.retention = Retention { max_age_ms: u64::MAX, max_per_user: u16::MAX };
+        b.config.discard_returned = false;
+        b
+    }
+
+    /// `rate-limited` under the merged text (SCH-18, MGT-6, LKP-5, SRV-13).
+    pub fn rate_limited_2026() -> Self {
+        let mut b = Self::rate_limited().merged("rate-limited-2026");
+        b.families.single_lookups = true;
+        b
+    }
+
+    /// A per-user limit of 0: delayed events disallowed (SCH-17).
+    pub fn disallowed_2026() -> Self {
+        let mut b = Self::base("disallowed-2026", Families::NONE).merged("disallowed-2026");
+        b.users = 1;
+        b.max_ids = 1;
+        b.delays = vec![1];
+        b.horizon = 1;
+        b.config.max_outstanding_per_user = Some(0);
+        b
+    }
+
+    /// The configurations `spec-model check` runs by default for `revision`.
+    pub fn suite(revision: Revision) -> Vec<Bounds> {
+        match revision {
+            Revision::Rev2025_07_09 => {
+                vec![Self::lifecycle(), Self::pagination(), Self::sync(), Self::rate_limited()]
+            }
+            Revision::Rev2026_07_10 => vec![
+                Self::lifecycle_2026(),
+                Self::lookups_2026(),
+                Self::restart_2026(),
+                Self::rate_limited_2026(),
+                Self::disallowed_2026(),
+            ],
+        }
+    }
+
+    /// Every named configuration: both suites and `large`.
+    pub fn all() -> Vec<Bounds> {
+        let mut all: Vec<Bounds> = Revision::ALL.into_iter().flat_map(Self::suite).collect();
+        all.push(Self::large());
+        all
     }
 
     pub fn by_name(name: &str) -> Option<Bounds> {
-        [Self::lifecycle(), Self::pagination(), Self::sync(), Self::rate_limited(), Self::large()]
-            .into_iter()
-            .find(|b| b.name == name)
+        Self::all().into_iter().find(|b| b.name == name)
     }
 }

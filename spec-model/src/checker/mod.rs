@@ -1,9 +1,11 @@
 //! The bounded model checker over the specification: configurations (`bounds`), the stateright
 //! model (`model`), the monitor that turns requirements into checkable bits (`monitor`), the list
-//! of properties (`properties`), running a check (`run`) and extracting witnesses (`witness`).
+//! of properties (`properties`), running a check (`run`), extracting witnesses (`witness`) and
+//! the differences between the revisions (`diff`).
 
 pub mod bounds;
 pub mod canonical;
+pub mod diff;
 pub mod model;
 pub mod monitor;
 pub mod properties;

@@ -9,6 +9,7 @@ use crate::op::{DelayParam, DelayRef, From, Op};
 use crate::power::PowerChange;
 use crate::render;
 use crate::reply::FinalisedItem;
+use crate::revision::Scheduling;
 use crate::spec::step;
 use crate::state::{Phase, State};
 use crate::types::{
@@ -55,6 +56,17 @@ impl DelayModel {
         EventKind::state(EventType::RtcMember, StateKey::Key(k))
     }
 
+    /// The transaction id of a schedule request. The seed text schedules state events on `/state`,
+    /// which has none; the merged text's endpoint has one for every event (SCH-12), fresh per
+    /// state event so that only messages explore replays (SCH-10).
+    fn schedule_txn(&self, s: &State, kind: EventKind) -> Option<TxnId> {
+        match (kind.is_state(), self.bounds.config.rules().scheduling) {
+            (false, _) => Some(TxnId(0)),
+            (true, Scheduling::DelayParameter) => None,
+            (true, Scheduling::DelayedEventEndpoint) => Some(TxnId(3 + s.delayed.len() as u8)),
+        }
+    }
+
     /// The client operations offered in the active phase: every operation that exercises a
     /// distinct rule, for the users whose identity matters, in a deterministic order.
     fn client_ops(&self, s: &State, ops: &mut Vec<Op>) {
@@ -87,7 +99,7 @@ impl DelayModel {
                             kind: self.slot(k),
                             content,
                             delay,
-                            txn: None,
+                            txn: self.schedule_txn(s, self.slot(k)),
                         });
                     }
                 }
@@ -111,7 +123,7 @@ impl DelayModel {
                     kind: self.slot(0),
                     content: DELAYED_CONTENT,
                     delay,
-                    txn: None,
+                    txn: self.schedule_txn(s, self.slot(0)),
                 });
             }
             ops.push(Op::Manage { user: ADMIN, delay: DelayRef::NeverIssued, action: Action::Send });
@@ -166,6 +178,22 @@ impl DelayModel {
             }
             ops.push(Op::ListScheduledBare { user: ADMIN });
         }
+        if f.single_lookups {
+            // The admin looks up every id, the other user's too (which it must not see: LKP-1).
+            for id in s.ids() {
+                ops.push(Op::Lookup { user: ADMIN, delay: DelayRef::Issued(id) });
+            }
+            ops.push(Op::ListScheduledBare { user: ADMIN });
+        }
+        if f.capabilities {
+            ops.push(Op::Capabilities { user: ADMIN });
+        }
+        if f.server_restarts {
+            // Down until at most the horizon: long enough to make every scheduled event overdue.
+            for down_ms in 1..=self.bounds.horizon.saturating_sub(s.now) {
+                ops.push(Op::ServerRestart { down_ms });
+            }
+        }
         if f.sync {
             ops.push(Op::Sync { user: ADMIN, initial: true, include_finalised: true });
             if s.users[ADMIN.0 as usize].sync_since.is_some() {
@@ -177,7 +205,7 @@ impl DelayModel {
 
     pub fn init(&self) -> CheckState {
         CheckState {
-            spec: State::new(self.bounds.users, self.bounds.rooms),
+            spec: State::with_guests(self.bounds.users, self.bounds.rooms, self.bounds.guests),
             ghost: Ghost { walks: vec![[None, None]; self.bounds.users as usize], ..Ghost::default() },
         }
     }
@@ -185,22 +213,31 @@ impl DelayModel {
     /// The observation of `op` in `state` rendered as the server would answer it, with the
     /// records the step finalised (what a later lookup would show).
     pub fn describe(&self, state: &State, op: &Op) -> Option<(State, serde_json::Value)> {
-        let (post, observed) = step(&self.bounds.config, state, op)?;
+        let cfg = &self.bounds.config;
+        let (post, observed) = step(cfg, state, op)?;
         let finalised: Vec<serde_json::Value> = post
             .ids()
             .zip(&post.delayed)
             .filter(|(id, _)| state.record(*id).is_none_or(|d| d.is_scheduled()))
             .filter_map(|(id, d)| {
                 let f = d.finalisation()?;
-                Some(render::finalised_item(&FinalisedItem::of(id, d, f), self.bounds.config.prefix))
+                Some(render::finalised_item_in(&FinalisedItem::of(id, d, f), cfg.prefix, cfg.revision))
             })
             .collect();
-        let observation = serde_json::json!({
+        let mut observation = serde_json::json!({
             "status": observed.reply.status(),
-            "body": render::body(&self.bounds.config, &observed.reply),
+            "body": render::body(cfg, &observed.reply),
             "finalised": finalised,
-            "effects": observed.effects.iter().map(render::room_event).collect::<Vec<_>>(),
+            "effects": observed.effects.iter().map(|e| render::room_event_for_sender(e, cfg)).collect::<Vec<_>>(),
         });
+        let headers = render::headers(&observed.reply);
+        if !headers.is_empty() {
+            observation["headers"] = headers
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
         Some((post, observation))
     }
 }
@@ -248,6 +285,6 @@ impl Model for DelayModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        properties::all()
+        properties::all(self.bounds.config.revision)
     }
 }

@@ -113,6 +113,7 @@ pub fn observe(cfg: &Config, pre: &State, op: &Op, step: &Step, post: &State, gh
     o.effects();
     o.limits();
     o.reply(&mut next);
+    o.server_restart();
     next.last = o.last;
     next.violations |= o.violations;
     next
@@ -139,7 +140,11 @@ impl Observation<'_> {
                 (Status::Scheduled, Status::Discarded) => self.broke(V::NeverLost),
                 (Status::Finalised(f), Status::Discarded) => {
                     if matches!(self.op, Op::Discard { .. }) {
-                        self.saw(W::DiscardedAfterReturn);
+                        self.saw(if self.cfg.rules().sync_push {
+                            W::DiscardedAfterReturn
+                        } else {
+                            W::DiscardedAfterLookup
+                        });
                     } else if self.post.now > f.ts + self.cfg.retention.max_age_ms {
                         self.saw(W::ExpiredByAge);
                     } else {
@@ -192,6 +197,14 @@ impl Observation<'_> {
             (Outcome::Cancel, Reason::Action) => self.saw(W::CancelledByAction),
             (Outcome::Send, Reason::Delay) => {
                 self.saw(W::SentByTimeout);
+                // SRV-12: the delayed state overwrites another sender's newer state.
+                let overwritten = d.kind.state_key.and_then(|k| {
+                    self.pre.rooms.get(d.room.0 as usize)?.state.get(&(d.kind.event_type, k)).copied()
+                });
+                if overwritten.is_some_and(|e| e.sender != d.owner) && !self.cfg.rules().state_update_cancels
+                {
+                    self.saw(W::StateOverwrites);
+                }
                 if d.restarted {
                     self.saw(W::RestartThenTimeout);
                 }
@@ -203,6 +216,8 @@ impl Observation<'_> {
         }
         match f.error.map(|e| e.code) {
             Some(ErrCode::CancelledByStateUpdate) => {
+                // SRV-12: the merged revision cancels nothing for a state update.
+                self.check(self.cfg.rules().state_update_cancels, V::StateUpdateKeeps);
                 self.saw(W::CancelledByStateUpdate);
                 if matches!(self.op, Op::Fire { .. }) {
                     self.saw(W::FiredStateCancelsOther);
@@ -223,7 +238,7 @@ impl Observation<'_> {
 
     /// SRV-4, SRV-7, SRV-8 on the events that entered rooms.
     fn effects(&mut self) {
-        let delayed_op = matches!(self.op, Op::Manage { .. } | Op::Fire { .. });
+        let delayed_op = matches!(self.op, Op::Manage { .. } | Op::Fire { .. } | Op::ServerRestart { .. });
         for e in &self.step.effects {
             let source = self.post.delayed.iter().enumerate().find(|(i, d)| {
                 let first_send = self.pre.delayed.get(*i).is_some_and(|p| p.is_scheduled());
@@ -239,7 +254,7 @@ impl Observation<'_> {
                 }
                 None => self.check(!delayed_op, V::ExactlyOnce),
             }
-            if e.kind.is_state() {
+            if e.kind.is_state() && self.cfg.rules().state_update_cancels {
                 let survivor =
                     self.post.delayed.iter().any(|d| {
                         d.is_scheduled() && d.room == e.room && d.kind == e.kind && d.owner != e.sender
@@ -261,13 +276,112 @@ impl Observation<'_> {
         }
     }
 
+    /// PER-1..3 on a server restart: every scheduled event is kept as it was, unless its send time
+    /// passed during the downtime; those are sent (or fail) at startup, in send-time order; no event
+    /// is sent for a record finalised before.
+    fn server_restart(&mut self) {
+        let Op::ServerRestart { .. } = self.op else { return };
+        let now = self.post.now;
+        let mut overdue: Vec<(u64, DelayId)> = Vec::new();
+        for (i, before) in self.pre.delayed.iter().enumerate() {
+            let id = DelayId(i as u16);
+            let Some(after) = self.post.record(id) else { continue };
+            if !before.is_scheduled() {
+                continue;
+            }
+            if before.due() <= now {
+                overdue.push((before.due(), id));
+                let finalised_now = after.finalisation().is_some_and(|f| f.ts == now);
+                self.check(finalised_now, V::SurvivesServerRestart);
+            } else {
+                let kept = after.is_scheduled()
+                    && after.running_since == before.running_since
+                    && after.delay_ms == before.delay_ms
+                    && after.content == before.content;
+                self.check(kept, V::SurvivesServerRestart);
+                if kept {
+                    self.saw(W::SurvivedServerRestart);
+                }
+            }
+        }
+        overdue.sort();
+        // The delayed events the startup sent, in the order they entered the rooms.
+        let sent: Vec<DelayId> = self.step.effects.iter().filter_map(|e| e.delay_id).collect();
+        let expected: Vec<DelayId> = overdue
+            .iter()
+            .map(|(_, id)| *id)
+            .filter(|id| {
+                self.post.record(*id).and_then(|d| d.finalisation()).is_some_and(|f| f.event_id.is_some())
+            })
+            .collect();
+        self.check(sent == expected, V::OverdueInOrder);
+        let fresh = self.step.effects.iter().all(|e| {
+            self.pre.delayed.iter().zip(&self.post.delayed).any(|(b, a)| {
+                b.is_scheduled() && a.finalisation().is_some_and(|f| f.event_id == Some(e.event_id))
+            })
+        });
+        self.check(fresh, V::NoResendAfterServerRestart);
+        if expected.len() >= 2 && sent == expected {
+            self.saw(W::OverdueSentAfterRestart);
+        }
+    }
+
     fn owned_by(&self, user: UserId, id: DelayId) -> bool {
         self.pre.record(id).or(self.post.record(id)).is_some_and(|d| d.owner == user)
     }
 
     fn reply(&mut self, ghost: &mut Ghost) {
         let code = self.step.reply.error().map(|e| e.code);
+        if self.step.reply.error().is_none()
+            && self.pre.is_guest(self.op.user().unwrap_or(UserId(0)))
+            && matches!(self.op, Op::Schedule { .. } | Op::Manage { .. })
+        {
+            self.saw(W::GuestUses);
+        }
         match *self.op {
+            Op::Schedule { user, .. } if code == Some(ErrCode::LimitExceeded) => {
+                // SCH-16: `Retry-After` counts to the user's next send time, rounded up.
+                if let Some(s) = self.step.reply.error().and_then(|e| e.retry_after_header_s) {
+                    let next = self
+                        .pre
+                        .delayed
+                        .iter()
+                        .filter(|d| d.owner == user && d.is_scheduled())
+                        .map(|d| d.due())
+                        .min();
+                    let want = next.map_or(0, |due| due.saturating_sub(self.pre.now).div_ceil(1000));
+                    self.check(s == want, V::RetryAfterNextDue);
+                    self.saw(W::LimitRefused);
+                } else {
+                    self.saw(W::ScheduleRateLimited);
+                }
+            }
+            Op::Schedule { .. }
+                if code == Some(ErrCode::Forbidden) && self.cfg.max_outstanding_per_user == Some(0) =>
+            {
+                self.saw(W::ZeroLimitForbidden)
+            }
+            Op::Schedule { .. }
+                if code == Some(ErrCode::Forbidden)
+                    && self.cfg.rules().max_delay_refusal == crate::revision::MaxDelayRefusal::Forbidden
+                    && self.post.delayed.len() == self.pre.delayed.len()
+                    && matches!(self.op, Op::Schedule { delay: crate::op::DelayParam::Ms(ms), .. } if self.cfg.max_delay_ms.is_some_and(|m| *ms > 0 && *ms as u64 > m)) =>
+            {
+                self.saw(W::MaxDelayRefused)
+            }
+            Op::Lookup { user, delay } => self.lookup(user, delay),
+            Op::Capabilities { .. } => {
+                if let Reply::Capabilities(limits) = &self.step.reply {
+                    let want = self.cfg.rules().capability.then_some(crate::reply::Limits {
+                        max_delay_ms: self.cfg.max_delay_ms,
+                        max_scheduled: self.cfg.max_outstanding_per_user,
+                    });
+                    self.check(*limits == want, V::CapabilityLimits);
+                    if limits.is_some() {
+                        self.saw(W::CapabilityRead);
+                    }
+                }
+            }
             Op::Schedule { kind, .. } => match (&self.step.reply, code) {
                 (Reply::DelayId(_), _) if self.post.delayed.len() > self.pre.delayed.len() => {
                     self.saw(if kind.is_state() { W::ScheduledState } else { W::ScheduledMessage })
@@ -316,7 +430,7 @@ impl Observation<'_> {
                     let ids: Vec<DelayId> = items.iter().map(|i| i.delay_id).collect();
                     self.isolation(user, &ids);
                     if !ids.is_empty() {
-                        self.saw(W::BareList);
+                        self.saw(if self.cfg.rules().sync_push { W::BareList } else { W::ScheduledList });
                     }
                 }
             }
@@ -340,7 +454,9 @@ impl Observation<'_> {
 
     fn manage(&mut self, user: UserId, delay: DelayRef, action: Action, code: Option<ErrCode>) {
         match code {
-            Some(ErrCode::InvalidParam | ErrCode::MissingParam) => self.saw(W::InvalidAction),
+            Some(ErrCode::InvalidParam | ErrCode::MissingParam | ErrCode::Unrecognized) => {
+                self.saw(W::InvalidAction)
+            }
             Some(ErrCode::LimitExceeded) => self.saw(W::ManagementRateLimited),
             Some(ErrCode::NotFound) => match delay {
                 DelayRef::NeverIssued => self.saw(W::UnknownId),
@@ -384,6 +500,43 @@ impl Observation<'_> {
                 _ => {}
             },
             Status::Discarded => {}
+        }
+    }
+
+    /// LKP-1/LKP-3: the single lookup shows the requester's own event as the state holds it.
+    fn lookup(&mut self, user: UserId, delay: DelayRef) {
+        use crate::reply::LookupItem;
+        let record = match delay {
+            DelayRef::Issued(id) => self.pre.record(id).map(|d| (id, *d)),
+            DelayRef::NeverIssued => None,
+        };
+        match (&self.step.reply, record) {
+            (Reply::Lookup(LookupItem::Scheduled(i)), Some((id, d))) => {
+                let truthful = d.owner == user
+                    && d.is_scheduled()
+                    && i.delay_id == id
+                    && i.running_since == d.running_since;
+                self.check(truthful, V::LookupTruthful);
+                self.check(d.owner == user, V::Isolation);
+                self.saw(W::LookupScheduled);
+            }
+            (Reply::Lookup(LookupItem::Finalised(i)), Some((id, d))) => {
+                let f = d.finalisation();
+                let truthful = d.owner == user
+                    && i.delayed_event.delay_id == id
+                    && f.is_some_and(|f| f.event_id == i.event_id && f.error == i.error)
+                    && !(i.event_id.is_some() && i.error.is_some());
+                self.check(truthful, V::LookupTruthful);
+                self.check(d.owner == user, V::Isolation);
+                self.saw(W::LookupFinalised);
+            }
+            (Reply::Lookup(_), None) => self.broke(V::LookupTruthful),
+            (Reply::Error(e), Some((_, d))) if e.code == ErrCode::NotFound => {
+                // Only another user's event, or a discarded record, is not found.
+                let hidden = d.owner != user || d.status == Status::Discarded;
+                self.check(hidden, V::LookupTruthful);
+            }
+            _ => {}
         }
     }
 

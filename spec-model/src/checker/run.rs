@@ -5,6 +5,7 @@
 use super::bounds::Bounds;
 use super::model::{CheckState, DelayModel};
 use crate::op::Op;
+use crate::revision::Revision;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -50,6 +51,7 @@ pub struct Report {
     /// Only some configurations were checked: a `sometimes` property without a witness may just
     /// not be exercised by them, so it does not count as a failure.
     pub partial: bool,
+    pub revision: Revision,
 }
 
 impl PropertyVerdict {
@@ -104,8 +106,10 @@ pub fn explore(
     (stats, found)
 }
 
-/// Check every property over `suite`.
+/// Check every property over `suite`, whose configurations all speak one revision.
 pub fn check(suite: &[Bounds], threads: usize) -> Report {
+    let revision = suite.first().map_or(Revision::default(), |b| b.config.revision);
+    assert!(suite.iter().all(|b| b.config.revision == revision), "one revision per check");
     let mut configs = Vec::new();
     let mut verdicts: Vec<PropertyVerdict> = Vec::new();
     for bounds in suite {
@@ -133,9 +137,9 @@ pub fn check(suite: &[Bounds], threads: usize) -> Report {
             }
         }
     }
-    let full: Vec<&str> = Bounds::suite().iter().map(|b| b.name).collect();
+    let full: Vec<&str> = Bounds::suite(revision).iter().map(|b| b.name).collect();
     let partial = !full.iter().all(|name| suite.iter().any(|b| b.name == *name));
-    Report { configs, verdicts, partial }
+    Report { configs, verdicts, partial, revision }
 }
 
 /// The numbered steps of a discovery: each operation, then the server's answer. Replayed on the

@@ -10,14 +10,16 @@ use super::model::DelayModel;
 use super::properties::Witness;
 use super::run::{describe_steps, explore, Discovery};
 use crate::render;
+use crate::revision::Revision;
 use serde_json::{json, Value};
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// For every `sometimes` property, its shortest witness in the first configuration of `suite`
-/// that has one (`None` when no configuration does).
+/// For every `sometimes` property of the suite's revision, its shortest witness in the first
+/// configuration of `suite` that has one (`None` when no configuration does).
 pub fn shortest_witnesses(suite: &[Bounds]) -> BTreeMap<&'static str, Option<Discovery>> {
-    shortest(suite, Witness::ALL.iter().map(|w| w.name()))
+    let revision = suite.first().map_or(Revision::default(), |b| b.config.revision);
+    shortest(suite, Witness::of(revision).map(|w| w.name()))
 }
 
 /// For each named property, its shortest discovery (witness or counterexample) in the first
@@ -64,14 +66,20 @@ pub fn shortest(
     found
 }
 
-/// The JSON document of `spec-model witnesses --json`.
-pub fn to_json(found: &BTreeMap<&'static str, Option<Discovery>>) -> Value {
+/// The JSON document of `spec-model witnesses --json --revision R`. A property's `requirements`
+/// are the ids of its name that `revision`'s catalogue holds.
+pub fn to_json(revision: Revision, found: &BTreeMap<&'static str, Option<Discovery>>) -> Value {
     let mut configurations = BTreeMap::new();
-    let witnesses: Vec<Value> = Witness::ALL
-        .iter()
+    let witnesses: Vec<Value> = Witness::of(revision)
         .map(|w| {
+            let ids = w.requirement_ids_in(revision);
             let Some(Some(d)) = found.get(w.name()) else {
-                return json!({ "property": w.name(), "requirements": w.requirement_ids(), "witness": null });
+                return json!({
+                    "property": w.name(),
+                    "title": w.title_in(revision),
+                    "requirements": ids,
+                    "witness": null,
+                });
             };
             configurations.insert(d.config, json!(d.bounds.config));
             let steps: Vec<Value> = describe_steps(d)
@@ -82,14 +90,15 @@ pub fn to_json(found: &BTreeMap<&'static str, Option<Discovery>>) -> Value {
                 .collect();
             json!({
                 "property": w.name(),
-                "requirements": w.requirement_ids(),
+                "title": w.title_in(revision),
+                "requirements": ids,
                 "configuration": d.config,
                 "steps": steps,
             })
         })
         .collect();
     json!({
-        "profile": "rev-2025-07-09",
+        "profile": revision.profile(),
         "configurations": configurations,
         "witnesses": witnesses,
     })

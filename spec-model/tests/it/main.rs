@@ -2,6 +2,8 @@
 
 mod checker;
 mod coverage;
+mod diff;
 mod mutants;
 mod requirements;
+mod requirements_2026;
 mod world;

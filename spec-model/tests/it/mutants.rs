@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 fn expectations() -> Vec<(Mutant, Bounds, &'static str)> {
     use Mutant as M;
     let (life, page, sync) = (Bounds::lifecycle(), Bounds::pagination(), Bounds::sync());
+    let (restart, lookups) = (Bounds::restart_2026(), Bounds::lookups_2026());
     vec![
         (M::FireEarly, life.clone(), V::NeverEarly.name()),
         (M::RestartFinalised, life.clone(), V::ExactlyOnce.name()),
@@ -36,6 +37,13 @@ fn expectations() -> Vec<(Mutant, Bounds, &'static str)> {
         (M::SyncIgnoresSince, sync, V::SyncSince.name()),
         (M::RestartStopsTimer, life, LIVENESS),
         (M::FiringIgnoresSendBudget, Bounds::rate_limited(), V::InsertionRefused.name()),
+        (M::ServerRestartForgetsRestarts, restart.clone(), V::SurvivesServerRestart.name()),
+        (M::OverdueOutOfOrder, restart.clone(), V::OverdueInOrder.name()),
+        (M::ResendAfterServerRestart, restart, V::NoResendAfterServerRestart.name()),
+        (M::StateUpdateRuleInverted, Bounds::lifecycle_2026(), V::StateUpdateKeeps.name()),
+        (M::LookupShowsScheduled, lookups.clone(), V::LookupTruthful.name()),
+        (M::CapabilityOmitsLimits, lookups, V::CapabilityLimits.name()),
+        (M::RetryAfterRoundedDown, Bounds::lifecycle_2026(), V::RetryAfterNextDue.name()),
     ]
 }
 

@@ -3,9 +3,10 @@
 use spec_model::error::{ErrCode, MatrixError};
 use spec_model::op::{DelayParam, DelayRef, From, Op};
 use spec_model::reply::{FinalisedItem, Reply, ScheduledItem, Step};
+use spec_model::revision::Scheduling;
 use spec_model::state::State;
 use spec_model::types::*;
-use spec_model::{step, Config};
+use spec_model::{step, Config, Revision};
 
 pub const ADMIN: UserId = UserId(0);
 pub const BOB: UserId = UserId(1);
@@ -48,21 +49,34 @@ impl World {
         Some(observed)
     }
 
-    pub fn schedule_raw(&mut self, user: UserId, kind: EventKind, delay: DelayParam) -> Reply {
-        let txn = (!kind.is_state()).then(|| {
+    /// The same in the merged revision.
+    pub fn merged() -> Self {
+        Self::with(Config::reference_in(Revision::Rev2026_07_10))
+    }
+
+    /// The merged revision with some users guests (SCH-21).
+    pub fn merged_with_guests(cfg: Config, guests: u8) -> Self {
+        World { cfg, s: State::with_guests(3, 1, guests), next_txn: 100 }
+    }
+
+    /// A schedule request as the revision's endpoint takes it: a transaction id for messages, and
+    /// for every event in the merged revision (SCH-12).
+    pub fn schedule_op(&mut self, user: UserId, kind: EventKind, delay: DelayParam) -> Op {
+        let needs_txn = !kind.is_state() || self.cfg.rules().scheduling == Scheduling::DelayedEventEndpoint;
+        let txn = needs_txn.then(|| {
             self.next_txn += 1;
             TxnId(self.next_txn)
         });
-        self.run(Op::Schedule {
-            user,
-            device: DeviceId(0),
-            room: ROOM,
-            kind,
-            content: ContentId(0),
-            delay,
-            txn,
-        })
-        .reply
+        Op::Schedule { user, device: DeviceId(0), room: ROOM, kind, content: ContentId(0), delay, txn }
+    }
+
+    pub fn lookup(&mut self, user: UserId, id: DelayId) -> Reply {
+        self.run(Op::Lookup { user, delay: DelayRef::Issued(id) }).reply
+    }
+
+    pub fn schedule_raw(&mut self, user: UserId, kind: EventKind, delay: DelayParam) -> Reply {
+        let op = self.schedule_op(user, kind, delay);
+        self.run(op).reply
     }
 
     /// Schedule and return the delay id (panics on refusal).
