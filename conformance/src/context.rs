@@ -53,6 +53,7 @@ impl Context {
             // The model stamps timers at a request's start; the exact bound is checked by `timing`.
             lateness_ms: self.opts.max_lateness_ms.saturating_add(2_000),
             decisions: Decisions::default(),
+            appservice_user: None,
             mutant: None,
         }
     }

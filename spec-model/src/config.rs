@@ -3,7 +3,7 @@
 //! REQUIREMENTS.md, so that a checker can be run with another server's choices.
 
 use crate::revision::{Revision, Rules};
-use crate::types::{Outcome, Prefix};
+use crate::types::{Outcome, Prefix, UserId};
 use serde::{Deserialize, Serialize};
 
 /// A fixed-window rate limit: at most `max` requests per `window_ms`.
@@ -120,10 +120,12 @@ pub enum Mutant {
     CapabilityOmitsLimits,
     /// `Retry-After` rounds the time until the next send down (breaks SCH-16).
     RetryAfterRoundedDown,
+    /// A retried application-service transaction loses its first finalised event (breaks PSH-4).
+    RetryDropsRecord,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 25] = [
+    pub const ALL: [Mutant; 26] = [
         Mutant::FireEarly,
         Mutant::RestartFinalised,
         Mutant::ResendOnRetry,
@@ -149,6 +151,7 @@ impl Mutant {
         Mutant::LookupShowsScheduled,
         Mutant::CapabilityOmitsLimits,
         Mutant::RetryAfterRoundedDown,
+        Mutant::RetryDropsRecord,
     ];
 }
 
@@ -175,6 +178,9 @@ pub struct Config {
     /// clock cannot pass a due time by more than this while the event is scheduled.
     pub lateness_ms: u64,
     pub decisions: Decisions,
+    /// PSH-4: the user in the namespace of the one application service (`None`: no service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appservice_user: Option<UserId>,
     /// Test-only: a deliberately broken transition (see [`Mutant`]).
     pub mutant: Option<Mutant>,
 }
@@ -193,6 +199,7 @@ impl Config {
             rate_limits: RateLimits::default(),
             lateness_ms: 0,
             decisions: Decisions::default(),
+            appservice_user: None,
             mutant: None,
         }
     }

@@ -130,6 +130,12 @@ pub enum Op {
     ServerRestart {
         down_ms: u64,
     },
+    /// Server step: the homeserver sends (or retries) an application-service transaction
+    /// (`PUT {url}/_matrix/app/v1/transactions/{txnId}`) and the service acknowledges it or not
+    /// (PSH-4).
+    AppserviceTransaction {
+        acknowledged: bool,
+    },
 }
 
 impl Op {
@@ -137,7 +143,12 @@ impl Op {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain | Op::ServerRestart { .. }
+            Op::Advance { .. }
+                | Op::Fire { .. }
+                | Op::Discard { .. }
+                | Op::Drain
+                | Op::ServerRestart { .. }
+                | Op::AppserviceTransaction { .. }
         )
     }
 
@@ -161,7 +172,8 @@ impl Op {
             | Op::Fire { .. }
             | Op::Discard { .. }
             | Op::Drain
-            | Op::ServerRestart { .. } => None,
+            | Op::ServerRestart { .. }
+            | Op::AppserviceTransaction { .. } => None,
         }
     }
 

@@ -265,9 +265,21 @@ pub fn request(cfg: &Config, op: &Op) -> Value {
             }
             req(&user, "GET", "/v3/sync".to_string(), Value::Object(q), Value::Null)
         }
-        Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain | Op::ServerRestart { .. } => {
-            Value::Null
-        }
+        Op::Advance { .. }
+        | Op::Fire { .. }
+        | Op::Discard { .. }
+        | Op::Drain
+        | Op::ServerRestart { .. }
+        | Op::AppserviceTransaction { .. } => Value::Null,
+    }
+}
+
+/// PSH-1 / PSH-4: the value of the `finalised_events` key.
+fn finalised_events_value(cfg: &Config, items: &[FinalisedItem]) -> Value {
+    let list: Vec<Value> = items.iter().map(|i| finalised_item_in(i, cfg.prefix, cfg.revision)).collect();
+    match cfg.decisions.sync_shape {
+        SyncShape::Array => Value::Array(list),
+        SyncShape::Object => json!({ "finalised": list }),
     }
 }
 
@@ -329,14 +341,14 @@ pub fn body(cfg: &Config, reply: &Reply) -> Value {
             let mut m = Map::new();
             m.insert("next_batch".into(), json!(format!("s{next_batch}")));
             if let Some(items) = finalised {
-                let list: Vec<Value> = items.iter().map(|i| finalised_item_in(i, prefix, rev)).collect();
-                let value = match cfg.decisions.sync_shape {
-                    SyncShape::Array => Value::Array(list),
-                    SyncShape::Object => json!({ "finalised": list }),
-                };
-                m.insert(finalised_events_key(prefix).into(), value);
+                m.insert(finalised_events_key(prefix).into(), finalised_events_value(cfg, items));
             }
             Value::Object(m)
+        }
+        // PSH-4: the body of `PUT /_matrix/app/v1/transactions/{txnId}` the service receives, with
+        // the key and the value shape of `/sync`.
+        Reply::Transaction { finalised, .. } => {
+            json!({ "events": [], finalised_events_key(prefix): finalised_events_value(cfg, finalised) })
         }
         Reply::Internal => Value::Null,
     }

@@ -94,6 +94,12 @@ pub enum Reply {
     Lookup(LookupItem),
     /// DSC-4, DSC-5: `m.delayed_events` with the limits that apply (`None`: no capability).
     Capabilities(Option<Limits>),
+    /// PSH-4: the finalised events an application-service transaction carries (`retry`: the
+    /// same transaction again).
+    Transaction {
+        finalised: Vec<FinalisedItem>,
+        retry: bool,
+    },
     /// A server step, which answers nobody.
     Internal,
 }

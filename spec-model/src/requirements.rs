@@ -30,7 +30,6 @@ pub const SURFACE_ONLY: &[(&str, &str)] = &[
     ("DSC-1", "feature discovery on /versions is HTTP surface"),
     ("MGT-1", "endpoint paths and authentication are HTTP surface"),
     ("SEC-1", "access tokens are HTTP surface"),
-    ("PSH-4", "application-service transactions are out of scope (catalogue: until a server issue names it)"),
 ];
 
 /// Ids of the merged catalogue outside the model, with the reason.

@@ -56,6 +56,7 @@ impl Revision {
                 lookups: Lookups::PaginatedLists,
                 record_shape: RecordShape::OutcomeAndReason,
                 sync_push: true,
+                appservice_push: true,
                 capability: false,
                 delay_id_in_unsigned: false,
                 guests_allowed: false,
@@ -73,6 +74,7 @@ impl Revision {
                 lookups: Lookups::SingleAndScheduledList,
                 record_shape: RecordShape::Flat,
                 sync_push: false,
+                appservice_push: false,
                 capability: true,
                 delay_id_in_unsigned: true,
                 guests_allowed: true,
@@ -154,6 +156,8 @@ pub struct Rules {
     pub record_shape: RecordShape,
     /// PSH-1: `/sync` carries finalised events.
     pub sync_push: bool,
+    /// PSH-4: application-service transactions carry the service users' finalised events.
+    pub appservice_push: bool,
     /// DSC-4, DSC-5: the `m.delayed_events` capability.
     pub capability: bool,
     /// SRV-14: a sent event's `unsigned` carries its `delay_id` for its sender.

@@ -149,6 +149,7 @@ impl Transition<'_> {
                 self.server_restart(down_ms)?;
                 Ok(Reply::Internal)
             }
+            Op::AppserviceTransaction { acknowledged } => Ok(self.appservice_transaction(acknowledged)?),
             Op::Advance { ms } => {
                 self.advance(ms)?;
                 Ok(Reply::Internal)
@@ -551,6 +552,54 @@ impl Transition<'_> {
             }
         }
         Some(())
+    }
+
+    /// PSH-4: a transaction to the application service carries every finalised event of its
+    /// users that it has not acknowledged, in the order they were finalised; one it did not
+    /// acknowledge is sent again as it was. No transaction when there is nothing to carry.
+    fn appservice_transaction(&mut self, acknowledged: bool) -> Option<Reply> {
+        let user = self.cfg.appservice_user?;
+        if !self.cfg.rules().appservice_push || self.s.phase == Phase::Drain {
+            return None;
+        }
+        let queue = &self.s.appservice;
+        let (mut ids, retry) = match &queue.unacknowledged {
+            Some(ids) => (ids.clone(), true),
+            None => {
+                let mut fresh: Vec<(u16, DelayId)> = self
+                    .s
+                    .ids()
+                    .filter(|id| !queue.acknowledged.contains(id))
+                    .filter_map(|id| {
+                        let d = &self.s.delayed[id.0 as usize];
+                        d.finalisation().filter(|_| d.owner == user).map(|f| (f.seq, id))
+                    })
+                    .collect();
+                fresh.sort();
+                (fresh.into_iter().map(|(_, id)| id).collect::<Vec<_>>(), false)
+            }
+        };
+        if ids.is_empty() {
+            return None;
+        }
+        if retry && self.cfg.is(Mutant::RetryDropsRecord) {
+            ids.remove(0);
+        }
+        let finalised = ids
+            .iter()
+            .filter_map(|&id| {
+                let d = &self.s.delayed[id.0 as usize];
+                d.finalisation().map(|f| FinalisedItem::of(id, d, f))
+            })
+            .collect();
+        let queue = &mut self.s.appservice;
+        if acknowledged {
+            queue.acknowledged.extend(ids);
+            queue.unacknowledged = None;
+        } else {
+            queue.unacknowledged = Some(ids);
+        }
+        Some(Reply::Transaction { finalised, retry })
     }
 
     /// PSH-1, PSH-2: finalisations after the user's last `/sync` token (all for an initial sync).

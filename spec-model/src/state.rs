@@ -154,6 +154,18 @@ pub struct State {
     pub txns: BTreeMap<TxnKey, TxnResult>,
     pub next_event: u16,
     pub finalise_seq: u16,
+    /// PSH-4: what the application service has been sent.
+    #[serde(default)]
+    pub appservice: AppserviceQueue,
+}
+
+/// PSH-4: the homeserver's side of the transactions to the application service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AppserviceQueue {
+    /// Finalised events the service acknowledged.
+    pub acknowledged: BTreeSet<DelayId>,
+    /// The last transaction, when the service did not acknowledge it: a retry carries exactly it.
+    pub unacknowledged: Option<Vec<DelayId>>,
 }
 
 impl State {
@@ -175,6 +187,7 @@ impl State {
             txns: BTreeMap::new(),
             next_event: 0,
             finalise_seq: 0,
+            appservice: AppserviceQueue::default(),
         }
     }
 

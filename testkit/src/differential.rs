@@ -321,6 +321,9 @@ impl Driver {
             Op::Lookup { .. } | Op::Capabilities { .. } | Op::ServerRestart { .. } => {
                 return Err(format!("{op:?} is the merged revision's; this harness drives the seed revision"))
             }
+            Op::AppserviceTransaction { .. } => {
+                return Err("the server has no application services yet (PSH-4)".into())
+            }
             Op::ListFinalised { user, from } => {
                 let q = from_query(from, &self.fin_next[user.0 as usize]);
                 t.get(self.user(user), &format!("{}/finalised{q}", self.delayed_base())).await

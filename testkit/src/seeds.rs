@@ -218,7 +218,10 @@ pub fn fuzz_op_of(op: &Op) -> Option<FuzzOp> {
         }
         Op::Advance { ms } => FuzzOp::Advance { ms: ms.saturating_sub(1).min(u16::MAX as u64) as u16 },
         Op::Fire { .. } | Op::Discard { .. } | Op::Drain => return None,
-        Op::Lookup { .. } | Op::Capabilities { .. } | Op::ServerRestart { .. } => return None,
+        Op::Lookup { .. }
+        | Op::Capabilities { .. }
+        | Op::ServerRestart { .. }
+        | Op::AppserviceTransaction { .. } => return None,
     })
 }
 

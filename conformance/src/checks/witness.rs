@@ -42,12 +42,11 @@ fn slug(s: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-/// The witness's operations for this server, or why it cannot say anything about it.
 /// Whether a trace can say anything about a real server at all. Those that cannot are not made
 /// into checks (a check that no server can fail is no check): the model's rate-limit traces need
 /// millisecond windows (the `limits/` bursts stand in for SCH-6 and MGT-6; SRV-6's insertion
 /// limit is not provoked black-box), its retention traces a retention of milliseconds (LST-5 is a
-/// MAY no run can observe).
+/// MAY no run can observe), its application-service traces a service the suite does not run yet.
 pub fn runnable(w: &Witness, wcfg: &Config) -> Result<(), &'static str> {
     let rl = wcfg.rate_limits;
     if rl.scheduling.is_some() || rl.management.is_some() || rl.sending.is_some() || rl.lookups.is_some() {
@@ -55,6 +54,9 @@ pub fn runnable(w: &Witness, wcfg: &Config) -> Result<(), &'static str> {
     }
     if wcfg.retention.max_age_ms < u64::MAX && w.requirements.iter().all(|r| r == "LST-5") {
         return Err("needs a retention of milliseconds");
+    }
+    if w.ops().iter().any(|op| matches!(op, Op::AppserviceTransaction { .. })) {
+        return Err("needs an application service, which the suite does not run yet (PSH-4)");
     }
     Ok(())
 }

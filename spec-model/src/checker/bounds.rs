@@ -4,7 +4,7 @@
 
 use crate::config::{Config, Decisions, RateLimits, Retention, Window};
 use crate::revision::Revision;
-use crate::types::{Action, Prefix};
+use crate::types::{Action, Prefix, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Which families of client operations a configuration offers. Splitting them over several
@@ -33,6 +33,9 @@ pub struct Families {
     /// The server goes down and comes back (PER-1..3).
     #[serde(default)]
     pub server_restarts: bool,
+    /// Transactions to an application service, acknowledged or not (PSH-4).
+    #[serde(default)]
+    pub appservice: bool,
 }
 
 impl Families {
@@ -46,6 +49,7 @@ impl Families {
         single_lookups: false,
         capabilities: false,
         server_restarts: false,
+        appservice: false,
     };
 }
 
@@ -99,6 +103,7 @@ impl Bounds {
                 rate_limits: RateLimits::default(),
                 lateness_ms: 0,
                 decisions: Decisions::default(),
+                appservice_user: None,
                 mutant: None,
             },
         }
@@ -146,6 +151,19 @@ impl Bounds {
         b
     }
 
+    /// An application service whose namespace holds `@u1` (PSH-4): its transactions carry
+    /// `@u1`'s finalised events, never `@u0`'s; the service acknowledges each or fails it.
+    pub fn appservice() -> Self {
+        let families = Families { messages: true, appservice: true, ..Families::NONE };
+        let mut b = Self::base("appservice", families);
+        b.delays = vec![1];
+        b.actions = vec![Action::Send, Action::Cancel];
+        b.config.retention = Retention { max_age_ms: u64::MAX, max_per_user: u16::MAX };
+        b.config.discard_returned = false;
+        b.config.appservice_user = Some(UserId(1));
+        b
+    }
+
     /// Rate limits on (SCH-6, MGT-6, SRV-6), fewer other choices.
     pub fn rate_limited() -> Self {
         let mut b = Self::base("rate-limited", Families { ordinary_sends: true, ..Families::NONE });
@@ -179,6 +197,7 @@ impl Bounds {
     pub fn observes_history(&self) -> bool {
         let r = self.config.retention;
         self.families.lookups
+            || self.families.appservice
             || self.families.single_lookups
             || self.families.sync
             || r.max_per_user < self.max_ids
@@ -246,7 +265,13 @@ impl Bounds {
     pub fn suite(revision: Revision) -> Vec<Bounds> {
         match revision {
             Revision::Rev2025_07_09 => {
-                vec![Self::lifecycle(), Self::pagination(), Self::sync(), Self::rate_limited()]
+                vec![
+                    Self::lifecycle(),
+                    Self::pagination(),
+                    Self::sync(),
+                    Self::rate_limited(),
+                    Self::appservice(),
+                ]
             }
             Revision::Rev2026_07_10 => vec![
                 Self::lifecycle_2026(),

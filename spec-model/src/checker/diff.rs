@@ -58,8 +58,10 @@ pub fn bounds() -> Bounds {
         single_lookups: true,
         capabilities: true,
         server_restarts: true,
+        appservice: true,
     };
     b.config.discard_returned = false;
+    b.config.appservice_user = Some(crate::types::UserId(0));
     b.guests = 1;
     b
 }

@@ -194,6 +194,10 @@ impl DelayModel {
                 ops.push(Op::ServerRestart { down_ms });
             }
         }
+        if f.appservice {
+            ops.push(Op::AppserviceTransaction { acknowledged: true });
+            ops.push(Op::AppserviceTransaction { acknowledged: false });
+        }
         if f.sync {
             ops.push(Op::Sync { user: ADMIN, initial: true, include_finalised: true });
             if s.users[ADMIN.0 as usize].sync_since.is_some() {

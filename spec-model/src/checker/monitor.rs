@@ -8,7 +8,7 @@ use super::properties::{Violation as V, Witness as W};
 use crate::config::Config;
 use crate::error::ErrCode;
 use crate::op::{DelayRef, From, Op};
-use crate::reply::{Reply, Step};
+use crate::reply::{FinalisedItem, Reply, Step};
 use crate::state::{Delayed, State, Status};
 use crate::types::{Action, DelayId, Outcome, Reason, UserId};
 use serde::{Deserialize, Serialize};
@@ -41,16 +41,30 @@ pub struct Ghost {
     pub unpermitted_at_schedule: u32,
     /// Per user: the walk through the scheduled list, then through the finalised list.
     pub walks: Vec<[Option<Walk>; 2]>,
+    /// PSH-4: delay ids whose finalised events the application service acknowledged.
+    pub appservice_acked: u32,
+    /// PSH-4: the last transaction, while the service has not acknowledged it.
+    pub appservice_unacked: Option<Vec<DelayId>>,
 }
 
 impl Ghost {
     /// Equal but for what the last step witnessed (`last`, `echo`): compared without cloning, as
     /// it runs on every step the checker takes.
     pub fn same_history(&self, other: &Ghost) -> bool {
-        let Ghost { last: _, echo: _, violations, unpermitted_at_schedule, walks } = self;
+        let Ghost {
+            last: _,
+            echo: _,
+            violations,
+            unpermitted_at_schedule,
+            walks,
+            appservice_acked,
+            appservice_unacked,
+        } = self;
         *violations == other.violations
             && *unpermitted_at_schedule == other.unpermitted_at_schedule
             && *walks == other.walks
+            && *appservice_acked == other.appservice_acked
+            && *appservice_unacked == other.appservice_unacked
     }
 }
 
@@ -114,6 +128,7 @@ pub fn observe(cfg: &Config, pre: &State, op: &Op, step: &Step, post: &State, gh
     o.limits();
     o.reply(&mut next);
     o.server_restart();
+    o.appservice(&mut next);
     next.last = o.last;
     next.violations |= o.violations;
     next
@@ -323,6 +338,51 @@ impl Observation<'_> {
         self.check(fresh, V::NoResendAfterServerRestart);
         if expected.len() >= 2 && sent == expected {
             self.saw(W::OverdueSentAfterRestart);
+        }
+    }
+
+    /// PSH-4: a fresh transaction carries exactly the finalised events of the service's users
+    /// not yet acknowledged, in the order they were finalised; a retry carries what the
+    /// unacknowledged one did; every item is the record as it was finalised.
+    fn appservice(&mut self, ghost: &mut Ghost) {
+        let Op::AppserviceTransaction { acknowledged } = *self.op else { return };
+        let Reply::Transaction { finalised, retry } = &self.step.reply else { return };
+        let Some(user) = self.cfg.appservice_user else { return self.broke(V::AppserviceOnceInOrder) };
+        let ids: Vec<DelayId> = finalised.iter().map(|i| i.delayed_event.delay_id).collect();
+        let want: Vec<DelayId> = match &ghost.appservice_unacked {
+            Some(previous) => previous.clone(),
+            None => {
+                let mut fresh: Vec<(u16, DelayId)> = self
+                    .pre
+                    .ids()
+                    .filter(|id| ghost.appservice_acked & bit(*id) == 0)
+                    .filter_map(|id| {
+                        let d = self.pre.record(id)?;
+                        let f = d.finalisation()?;
+                        (d.owner == user).then_some((f.seq, id))
+                    })
+                    .collect();
+                fresh.sort();
+                fresh.into_iter().map(|(_, id)| id).collect()
+            }
+        };
+        let faithful = finalised.iter().all(|item| {
+            let id = item.delayed_event.delay_id;
+            let d = self.pre.record(id);
+            d.and_then(|d| d.finalisation().map(|f| FinalisedItem::of(id, d, f))).as_ref() == Some(item)
+        });
+        self.check(
+            ids == want && faithful && *retry == ghost.appservice_unacked.is_some(),
+            V::AppserviceOnceInOrder,
+        );
+        if acknowledged {
+            ghost.appservice_acked |= ids.iter().fold(0, |m, id| m | bit(*id));
+            ghost.appservice_unacked = None;
+            if *retry && !ids.is_empty() {
+                self.saw(W::AppserviceRetried);
+            }
+        } else {
+            ghost.appservice_unacked = Some(ids);
         }
     }
 

@@ -79,6 +79,7 @@ flags! {
         SurvivesServerRestart = "PER-1 a server restart keeps every scheduled event as it was",
         NoResendAfterServerRestart = "PER-2 nothing finalised is sent again after a server restart",
         OverdueInOrder = "PER-3 overdue events are sent at startup, in send-time order",
+        AppserviceOnceInOrder = "PSH-4 an application service receives its users' finalised events once, in order, a retry carrying the same",
     }
 }
 
@@ -133,6 +134,7 @@ flags! {
         GuestUses = "SCH-21 a guest schedules and manages a delayed event",
         SurvivedServerRestart = "PER-1 a scheduled event survives a server restart",
         OverdueSentAfterRestart = "PER-3 overdue events sent after a server restart, in send-time order",
+        AppserviceRetried = "PSH-4 finalised events reach the application service in a retried transaction",
     }
 }
 
@@ -146,7 +148,11 @@ impl Violation {
         use Violation as V;
         let merged = revision == Revision::Rev2026_07_10;
         match self {
-            V::OtherSenderCancels | V::FinalisedOrder | V::PaginationWalk | V::SyncSince => !merged,
+            V::OtherSenderCancels
+            | V::FinalisedOrder
+            | V::PaginationWalk
+            | V::SyncSince
+            | V::AppserviceOnceInOrder => !merged,
             V::StateUpdateKeeps
             | V::LookupTruthful
             | V::CapabilityLimits
@@ -179,7 +185,8 @@ impl Witness {
             | W::ExpiredByCount
             | W::DiscardedAfterReturn
             | W::SyncFinalised
-            | W::SyncFiltered => !merged,
+            | W::SyncFiltered
+            | W::AppserviceRetried => !merged,
             W::StateOverwrites
             | W::ZeroLimitForbidden
             | W::LookupScheduled

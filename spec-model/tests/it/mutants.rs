@@ -44,6 +44,7 @@ fn expectations() -> Vec<(Mutant, Bounds, &'static str)> {
         (M::LookupShowsScheduled, lookups.clone(), V::LookupTruthful.name()),
         (M::CapabilityOmitsLimits, lookups, V::CapabilityLimits.name()),
         (M::RetryAfterRoundedDown, Bounds::lifecycle_2026(), V::RetryAfterNextDue.name()),
+        (M::RetryDropsRecord, Bounds::appservice(), V::AppserviceOnceInOrder.name()),
     ]
 }
 

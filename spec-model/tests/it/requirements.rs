@@ -7,9 +7,9 @@ use spec_model::error::ErrCode;
 use spec_model::op::{DelayParam, DelayRef, From, Op};
 use spec_model::power::PowerChange;
 use spec_model::render;
-use spec_model::reply::Reply;
+use spec_model::reply::{Reply, Step};
 use spec_model::types::*;
-use spec_model::Config;
+use spec_model::{Config, Revision};
 
 // ---- scheduling ----
 
@@ -629,6 +629,45 @@ fn sync_carries_finalisations_since_the_token_and_omits_the_key_otherwise() {
     let mut object = w.cfg;
     object.decisions.sync_shape = spec_model::config::SyncShape::Object;
     assert!(render::body(&object, &next)["finalised_events"]["finalised"].is_array());
+}
+
+// covers: PSH-4
+// Would catch: a retry that loses or adds a record, another user's record pushed, an acknowledged
+// record pushed again, records out of finalisation order, or a push in the merged revision.
+#[test]
+fn application_service_transactions_carry_its_users_finalised_events_once_in_order() {
+    let transaction = |w: &mut World, acknowledged| w.try_run(Op::AppserviceTransaction { acknowledged });
+    let ids = |step: &Step| match &step.reply {
+        Reply::Transaction { finalised, retry } => {
+            (finalised.iter().map(|i| i.delayed_event.delay_id).collect::<Vec<_>>(), *retry)
+        }
+        other => panic!("{other:?}"),
+    };
+    let cfg = Config { appservice_user: Some(BOB), ..Config::reference() };
+    let mut w = World::with(cfg);
+    assert!(transaction(&mut w, true).is_none(), "nothing to carry, no transaction");
+    let admins = w.schedule(ADMIN, slot(0), 10);
+    let a = w.schedule(BOB, slot(1), 10);
+    let b = w.schedule(BOB, slot(2), 5);
+    w.manage(ADMIN, admins, Action::Cancel);
+    w.wait(5); // `b` fails to send (BOB may not set state): a failure is carried too
+    w.manage(BOB, a, Action::Cancel);
+    let first = transaction(&mut w, false).expect("a transaction");
+    assert_eq!(ids(&first), (vec![b, a], false), "BOB's records only, in finalisation order");
+    assert!(first.reply.error().is_none());
+    let c = w.schedule(BOB, slot(3), 10);
+    w.manage(BOB, c, Action::Cancel);
+    let retry = transaction(&mut w, true).expect("the retry");
+    assert_eq!(ids(&retry), (vec![b, a], true), "a retry carries exactly the unacknowledged transaction");
+    let next = transaction(&mut w, true).expect("the next transaction");
+    assert_eq!(ids(&next), (vec![c], false));
+    assert!(transaction(&mut w, true).is_none(), "nothing is carried twice");
+    let body = render::body(&w.cfg, &next.reply);
+    assert_eq!(body["finalised_events"].as_array().map(Vec::len), Some(1));
+    let mut merged = World::with(Config { revision: Revision::Rev2026_07_10, ..cfg });
+    let d = merged.schedule(BOB, slot(0), 10);
+    merged.manage(BOB, d, Action::Cancel);
+    assert!(transaction(&mut merged, true).is_none(), "the merged text pushes nothing");
 }
 
 // covers: PSH-2 PSH-3
