@@ -70,10 +70,35 @@ pub enum SyncKeys {
     Both,
 }
 
+/// Which text of MSC4140 the server answers as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+pub enum Revision {
+    /// The seed text (`spec/msc4140-rev-2025-07-09.md`).
+    #[default]
+    #[serde(rename = "2025-07-09")]
+    #[value(name = "2025-07-09")]
+    Rev2025_07_09,
+    /// The merged text (`spec/msc4140-rev-2026-07-10.md`).
+    #[serde(rename = "2026-07-10")]
+    #[value(name = "2026-07-10")]
+    Rev2026_07_10,
+}
+
+impl Revision {
+    pub fn is_merged(self) -> bool {
+        self == Revision::Rev2026_07_10
+    }
+}
+
 /// Everything the homeserver core needs to know.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
+    /// The text of MSC4140 to serve.
+    pub revision: Revision,
+    /// Merged revision only: refuse the legacy `delay` query parameter (SCH-20) with 400
+    /// instead of taking it as a deprecated alias.
+    pub strict_revision: bool,
     pub listen: SocketAddr,
     pub server_name: String,
     /// SCH-5 / SCH-8.
@@ -105,6 +130,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            revision: Revision::default(),
+            strict_revision: false,
             listen: SocketAddr::from(([127, 0, 0, 1], 8008)),
             server_name: "localhost".into(),
             max_delay_ms: 86_400_000,
@@ -131,6 +158,12 @@ pub struct Cli {
     /// A TOML file with any of the settings below (snake_case keys, e.g. `max_delay_ms = 60000`).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// The text of MSC4140 to serve.
+    #[arg(long, value_enum)]
+    pub revision: Option<Revision>,
+    /// With `--revision 2026-07-10`: refuse the legacy `delay` query parameter (400).
+    #[arg(long)]
+    pub strict_revision: bool,
     #[arg(long)]
     pub listen: Option<SocketAddr>,
     #[arg(long)]
@@ -195,7 +228,8 @@ impl Cli {
             ($($field:ident),*) => { $( if let Some(v) = self.$field.clone() { s.$field = v; } )* };
         }
         take!(listen, server_name, max_delay_ms, max_delayed_per_user, retention_max_age_ms);
-        take!(retention_max_per_user, page_size, max_body_bytes, sync_keys, log);
+        take!(retention_max_per_user, page_size, max_body_bytes, sync_keys, log, revision);
+        s.strict_revision |= self.strict_revision;
         s.discard_returned |= self.discard_returned;
         s.open_registration &= !self.closed_registration;
         if let Some(w) = self.rate_scheduling {
@@ -222,6 +256,9 @@ impl Settings {
     pub fn validate(&self) -> Result<(), String> {
         if self.max_delay_ms == 0 {
             return Err("max_delay_ms must be positive".into());
+        }
+        if self.strict_revision && !self.revision.is_merged() {
+            return Err("strict_revision applies to revision 2026-07-10 only".into());
         }
         if self.page_size == 0 {
             return Err("page_size must be positive".into());

@@ -72,11 +72,20 @@ pub struct MatrixError {
     pub max_delay: Option<u64>,
     /// SCH-6 / MGT-6: when to retry.
     pub retry_after_ms: Option<u64>,
+    /// SCH-16 (merged revision): the `Retry-After` header at the count limit, in seconds.
+    pub retry_after_s: Option<u64>,
 }
 
 impl MatrixError {
     pub fn new(status: u16, code: Code, message: impl Into<Cow<'static, str>>) -> Self {
-        MatrixError { status, code, message: message.into(), max_delay: None, retry_after_ms: None }
+        MatrixError {
+            status,
+            code,
+            message: message.into(),
+            max_delay: None,
+            retry_after_ms: None,
+            retry_after_s: None,
+        }
     }
     pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(403, Code::Forbidden, message)
@@ -125,6 +134,13 @@ impl MatrixError {
             Code::CancelledByStateUpdate,
             "The delayed event did not get sent because a different user updated the same state event.",
         )
+    }
+    /// SCH-16: the merged revision's answer at the per-user count limit.
+    pub fn too_many_scheduled(retry_after_s: u64) -> Self {
+        MatrixError {
+            retry_after_s: Some(retry_after_s),
+            ..Self::new(429, Code::LimitExceeded, "The maximum number of delayed events has been reached.")
+        }
     }
     pub fn limit_exceeded(retry_after_ms: u64) -> Self {
         MatrixError {

@@ -5,7 +5,7 @@
 #![cfg(msc4140_loom)]
 
 use reference_server::config::{RateLimits, Settings};
-use reference_server::engine::accounts::{Session, TxnResult};
+use reference_server::engine::accounts::{Session, TxnPath, TxnResult};
 use reference_server::engine::events::Draft;
 use reference_server::engine::ids::DelayId;
 use reference_server::engine::lifecycle::{Action, Schedule};
@@ -43,7 +43,13 @@ fn draft(state_key: Option<&str>, body: &str) -> Draft {
 fn schedule(w: &World, s: &Session, key: Option<&str>, delay: u64) -> DelayId {
     match w.e.schedule(
         s,
-        Schedule { room_id: &w.room, draft: draft(key, "delayed"), delay: Ok(delay), txn: Some("t") },
+        Schedule {
+            room_id: &w.room,
+            draft: draft(key, "delayed"),
+            delay: Ok(delay),
+            txn: Some("t"),
+            path: TxnPath::Send,
+        },
         0,
     ) {
         Ok(TxnResult::Scheduled(id)) => id,
@@ -155,7 +161,13 @@ fn other_delay_ids_are_unaffected() {
         let due = schedule(&w, &w.a, Some("one"), 100);
         let other = match w.e.schedule(
             &w.a,
-            Schedule { room_id: &w.room, draft: draft(Some("two"), "other"), delay: Ok(500), txn: None },
+            Schedule {
+                room_id: &w.room,
+                draft: draft(Some("two"), "other"),
+                delay: Ok(500),
+                txn: None,
+                path: TxnPath::Send,
+            },
             0,
         ) {
             Ok(TxnResult::Scheduled(id)) => id,

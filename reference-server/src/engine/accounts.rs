@@ -15,8 +15,18 @@ pub enum TxnResult {
     Scheduled(super::ids::DelayId),
 }
 
-/// A transaction is scoped to a device and a request path (room, event type).
-pub type TxnKey = (Arc<str>, Arc<str>, Arc<str>, String);
+/// A transaction is scoped to a device and a request path: the endpoint (`/send` or the merged
+/// revision's `/delayed_event`), room and event type.
+pub type TxnKey = (TxnPath, Arc<str>, Arc<str>, Arc<str>, String);
+
+/// The endpoint of a transaction id (SCH-10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxnPath {
+    /// `PUT .../send/{type}/{txnId}`, with or without the seed revision's delay parameter.
+    Send,
+    /// `PUT .../delayed_event/{type}/{txnId}` (merged revision, SCH-12).
+    DelayedEvent,
+}
 
 /// A user's rooms as `/sync` needs them: membership and the stream position it changed at.
 #[derive(Clone)]
@@ -60,7 +70,7 @@ pub struct Session {
 
 impl Session {
     /// SCH-10: a transaction id's scope is this device and the request path (room, type).
-    pub fn txn_key(&self, room_id: &str, event_type: &Arc<str>, txn: &str) -> TxnKey {
-        (self.device_id.clone(), Arc::from(room_id), event_type.clone(), txn.to_string())
+    pub fn txn_key(&self, path: TxnPath, room_id: &str, event_type: &Arc<str>, txn: &str) -> TxnKey {
+        (path, self.device_id.clone(), Arc::from(room_id), event_type.clone(), txn.to_string())
     }
 }

@@ -1,5 +1,6 @@
 //! Tests of the core without HTTP: timer bookkeeping the HTTP tests cannot see.
 
+use super::accounts::TxnPath;
 use super::events::Draft;
 use super::lifecycle::{Action, Schedule};
 use super::room_ops::CreateRoom;
@@ -25,7 +26,11 @@ fn schedule(
     delay_ms: u64,
     now: u64,
 ) -> super::ids::DelayId {
-    match e.schedule(s, Schedule { room_id: room, draft: message(), delay: Ok(delay_ms), txn: None }, now) {
+    match e.schedule(
+        s,
+        Schedule { room_id: room, draft: message(), delay: Ok(delay_ms), txn: None, path: TxnPath::Send },
+        now,
+    ) {
         Ok(super::accounts::TxnResult::Scheduled(id)) => id,
         other => panic!("not scheduled: {:?}", other.err()),
     }
@@ -77,7 +82,8 @@ fn an_engine_with_scheduled_state_events_is_freed_when_dropped() {
     let e = engine();
     let (s, room) = setup(&e);
     let draft = Draft { state_key: Some(Arc::from("k")), ..message() };
-    e.schedule(&s, Schedule { room_id: &room, draft, delay: Ok(1000), txn: None }, 0).expect("scheduled");
+    e.schedule(&s, Schedule { room_id: &room, draft, delay: Ok(1000), txn: None, path: TxnPath::Send }, 0)
+        .expect("scheduled");
     let account = Arc::downgrade(&s.account);
     let cell = Arc::downgrade(&e.room(&room).expect("room"));
     drop(s);

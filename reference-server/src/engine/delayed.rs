@@ -102,6 +102,11 @@ impl UserDelays {
         self.scheduled.len()
     }
 
+    /// The earliest due time among the scheduled events.
+    pub fn next_due(&self) -> Option<u64> {
+        self.by_due.first().map(|(due, _)| *due)
+    }
+
     pub fn scheduled(&self, id: DelayId) -> Option<&Scheduled> {
         self.scheduled.get(&id)
     }

@@ -5,7 +5,7 @@
 //! totally ordered, and a taken event is recorded as finalised before the owner's lock is
 //! released.
 
-use super::accounts::{Session, TxnResult};
+use super::accounts::{Session, TxnPath, TxnResult};
 use super::delayed::{Outcome, Reason, Retention, Scheduled, UserDelays};
 use super::events::Draft;
 use super::ids::DelayId;
@@ -43,8 +43,9 @@ pub struct Schedule<'a> {
     /// The delay in ms, or why the request's value is none (SCH-9); judged after the
     /// transaction id, so a retry gets the first answer whatever it carries.
     pub delay: Result<u64>,
-    /// SCH-10: the transaction id of the `send` path.
+    /// SCH-10: the transaction id of the `send` path, or of the merged `delayed_event` path.
     pub txn: Option<&'a str>,
+    pub path: TxnPath,
 }
 
 impl Engine {
@@ -92,7 +93,7 @@ impl Engine {
         // SCH-10: the transaction lock is held to the end, so a retry racing the first request
         // still schedules once.
         let mut txns = req.txn.map(|_| lock(&account.txns));
-        let txn_key = req.txn.map(|t| s.txn_key(req.room_id, &req.draft.event_type, t));
+        let txn_key = req.txn.map(|t| s.txn_key(req.path, req.room_id, &req.draft.event_type, t));
         if let (Some(txns), Some(key)) = (&txns, &txn_key) {
             if let Some(prev) = txns.get(key).filter(|_| !crate::planted!(self.settings, TxnReplayIgnored)) {
                 return Ok(prev.clone());
@@ -103,6 +104,10 @@ impl Engine {
         if delay_ms > self.settings.max_delay_ms && !crate::planted!(self.settings, NoMaxDelay) {
             if crate::planted!(self.settings, WrongMaxDelayError) {
                 return Err(MatrixError::invalid_param("delay too long"));
+            }
+            // SCH-15: the merged text answers 403 (the maximum is in the capability, DSC-4).
+            if self.settings.revision.is_merged() {
+                return Err(MatrixError::forbidden("The requested delay exceeds the allowed maximum."));
             }
             return Err(MatrixError::max_delay_exceeded(self.settings.max_delay_ms));
         }
@@ -124,12 +129,21 @@ impl Engine {
         let due = scheduled.due();
         {
             let mut d = lock(&account.delays);
-            // SCH-7.
-            if d.outstanding() >= self.settings.max_delayed_per_user {
+            // SCH-7 / SCH-16, SCH-17.
+            let limit = self.settings.max_delayed_per_user;
+            if d.outstanding() >= limit {
                 if crate::planted!(self.settings, OutstandingLimitAsRateLimit) {
                     return Err(MatrixError::limit_exceeded(600_000));
                 }
-                return Err(MatrixError::max_delayed_events());
+                if !self.settings.revision.is_merged() {
+                    return Err(MatrixError::max_delayed_events());
+                }
+                if limit == 0 {
+                    return Err(MatrixError::forbidden("Delayed events are disabled on this server."));
+                }
+                // `Retry-After`: until the user's next send time, rounded up to a second.
+                let wait = d.next_due().map_or(0, |due| due.saturating_sub(now));
+                return Err(MatrixError::too_many_scheduled(wait.div_ceil(1000)));
             }
             d.insert(id, scheduled);
             self.signal_live(1);

@@ -60,6 +60,13 @@ impl FinalisedView {
     }
 }
 
+/// LKP-1: one delayed event, scheduled or finalised.
+#[derive(Clone, Debug)]
+pub enum Lookup {
+    Scheduled(ScheduledView),
+    Finalised(FinalisedView),
+}
+
 /// A pagination token: `<sort key>_<delay_id>`.
 pub fn format_token(key: Key) -> String {
     format!("{}_{}", key.0, key.1)
@@ -128,6 +135,25 @@ impl Engine {
                 items.extend(d.scheduled_all().into_iter().map(|(id, s)| ScheduledView::of(id, s)));
             }
         }
+    }
+
+    /// LKP-1 (merged revision): the caller's delayed event `id`, scheduled or finalised while
+    /// retained; unknown, discarded and other users' ids are the same 404. LKP-6: with
+    /// `discard_returned`, a finalised record returned here is dropped.
+    pub fn lookup(&self, s: &Session, id: &str, now: u64) -> Result<Lookup> {
+        let not_found = || MatrixError::not_found("No delayed event with this id");
+        let id = DelayId::parse(id).ok_or_else(not_found)?;
+        let mut d = lock(&s.account.delays);
+        d.enforce_retention(now, self.retention());
+        if d.scheduled(id).is_none() && d.finalised(id).is_none() {
+            return Err(not_found());
+        }
+        self.take_rate(&s.account, RateClass::Lookups, now)?;
+        if let Some(sch) = d.scheduled(id) {
+            return Ok(Lookup::Scheduled(ScheduledView::of(id, sch)));
+        }
+        let view = self.returned(&mut d, &[id]).into_iter().next().ok_or_else(not_found)?;
+        Ok(Lookup::Finalised(view))
     }
 
     /// LST-6: the bare unstable endpoint, every scheduled event in one response.

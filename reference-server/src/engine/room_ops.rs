@@ -2,7 +2,7 @@
 //! history. Every event enters a room through [`Engine::append`] and then
 //! [`Engine::after_enter`], which applies SRV-4/SRV-5 for every state event, whoever sends it.
 
-use super::accounts::{RoomEntry, Session, TxnResult};
+use super::accounts::{RoomEntry, Session, TxnPath, TxnResult};
 use super::delayed::{Outcome, Reason};
 use super::events::{raw, Draft, Event};
 use super::ratelimit::RateClass;
@@ -87,7 +87,11 @@ impl Engine {
                     lock(&target.rooms).insert(room.id.clone(), entry);
                 }
             }
-            self.cancel_for_state_update(room, &event.event_type, key, &event.sender, now);
+            // SRV-4 in the seed text; the merged one cancels nothing (SRV-12: the delayed state
+            // event is sent later and overwrites).
+            if !self.settings.revision.is_merged() {
+                self.cancel_for_state_update(room, &event.event_type, key, &event.sender, now);
+            }
         }
         self.signals.stream_changed();
     }
@@ -257,11 +261,18 @@ impl Engine {
     /// An ordinary send (`PUT .../send/...` or `.../state/...` without a delay). A repeated
     /// transaction id answers the first answer again.
     /// SCH-10: the first answer to this transaction (device + path), if it was already used.
-    pub fn replayed(&self, s: &Session, room_id: &str, event_type: &str, txn: &str) -> Option<TxnResult> {
+    pub fn replayed(
+        &self,
+        s: &Session,
+        path: TxnPath,
+        room_id: &str,
+        event_type: &str,
+        txn: &str,
+    ) -> Option<TxnResult> {
         if crate::planted!(self.settings, TxnReplayIgnored) {
             return None;
         }
-        let key = s.txn_key(room_id, &Arc::from(event_type), txn);
+        let key = s.txn_key(path, room_id, &Arc::from(event_type), txn);
         lock(&s.account.txns).get(&key).cloned()
     }
 
@@ -274,7 +285,7 @@ impl Engine {
         now: u64,
     ) -> Result<TxnResult> {
         let txns_lock = txn.map(|_| lock(&s.account.txns));
-        let txn_key = txn.map(|t| s.txn_key(room_id, &d.event_type, t));
+        let txn_key = txn.map(|t| s.txn_key(TxnPath::Send, room_id, &d.event_type, t));
         if let (Some(txns), Some(key)) = (&txns_lock, &txn_key) {
             if let Some(prev) = txns.get(key) {
                 return Ok(prev.clone());

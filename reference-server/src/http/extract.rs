@@ -31,7 +31,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = axum::http::StatusCode::from_u16(self.0.status)
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0.body(self.1))).into_response()
+        let mut response = (status, Json(self.0.body(self.1))).into_response();
+        if let Some(s) = self.0.retry_after_s {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 

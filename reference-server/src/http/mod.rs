@@ -49,18 +49,29 @@ pub fn router(app: AppState) -> axum::Router {
         )
         .into_response()
     });
-    let router = Router::new()
+    const STABLE: &str = "/_matrix/client/v1/delayed_events";
+    const UNSTABLE: &str = "/_matrix/client/unstable/org.matrix.msc4140";
+    let router = if app.engine.settings.revision.is_merged() {
+        // SCH-12, MGT-11, LKP-1, LKP-4 on both surfaces (UNS-5).
+        let client = client.merge(routes::merged::rooms());
+        Router::new()
+            .nest("/_matrix/client/v3", client.clone())
+            .nest("/_matrix/client/r0", client)
+            .nest(STABLE, routes::merged::delayed_events())
+            .nest(&format!("{UNSTABLE}/delayed_events"), routes::merged::delayed_events())
+            .nest(UNSTABLE, routes::merged::rooms())
+    } else {
+        Router::new()
+            .nest("/_matrix/client/v3", client.clone())
+            .nest("/_matrix/client/r0", client)
+            .nest(STABLE, routes::delayed_events::routes(crate::error::Surface::Stable))
+            .nest(
+                &format!("{UNSTABLE}/delayed_events"),
+                routes::delayed_events::routes(crate::error::Surface::Unstable),
+            )
+    };
+    let router = router
         .merge(routes::discovery::routes())
-        .nest("/_matrix/client/v3", client.clone())
-        .nest("/_matrix/client/r0", client)
-        .nest(
-            "/_matrix/client/v1/delayed_events",
-            routes::delayed_events::routes(crate::error::Surface::Stable),
-        )
-        .nest(
-            "/_matrix/client/unstable/org.matrix.msc4140/delayed_events",
-            routes::delayed_events::routes(crate::error::Surface::Unstable),
-        )
         .fallback(unrecognized)
         .method_not_allowed_fallback(method_not_allowed);
     #[cfg(feature = "faults")]

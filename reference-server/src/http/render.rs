@@ -72,3 +72,32 @@ pub fn finalised(f: &FinalisedView, surface: Surface) -> Value {
     m.insert("origin_server_ts".into(), json!(f.origin_server_ts));
     Value::Object(m)
 }
+
+/// LKP-2 / LKP-4 (merged revision): `delay_id`, `room_id`, `type`, `state_key` (state events
+/// only), `delay_ms`, `scheduled_at`, `content`.
+pub fn merged_scheduled(s: &ScheduledView) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("delay_id".into(), json!(s.delay_id.to_string()));
+    m.insert("room_id".into(), json!(&*s.room_id));
+    m.insert("type".into(), json!(&*s.event_type));
+    if let Some(k) = &s.state_key {
+        m.insert("state_key".into(), json!(&**k));
+    }
+    m.insert("delay_ms".into(), json!(s.delay));
+    m.insert("scheduled_at".into(), json!(s.running_since));
+    m.insert("content".into(), raw_to_value(&s.content));
+    m
+}
+
+/// LKP-2 / LKP-3: the scheduled fields, `finalised_ts`, and `event_id` when sent or `error` when
+/// it failed (never both). Error codes are never wrapped in this revision (UNS-5).
+pub fn merged_finalised(f: &FinalisedView) -> Map<String, Value> {
+    let mut m = merged_scheduled(&f.delayed);
+    m.insert("finalised_ts".into(), json!(f.origin_server_ts));
+    if let Some(id) = &f.event_id {
+        m.insert("event_id".into(), json!(&**id));
+    } else if let Some(e) = &f.error {
+        m.insert("error".into(), e.body(Surface::Stable));
+    }
+    m
+}

@@ -61,7 +61,10 @@ fn manage(
 
 /// The surface whose error shapes an answer uses (a planted fault forgets the unstable wrapping).
 pub fn error_surface(app: &AppState, surface: Surface) -> Surface {
-    if crate::planted!(app.engine.settings, UnwrappedUnstableCodes) {
+    // UNS-5: the merged revision never wraps error codes.
+    if crate::planted!(app.engine.settings, UnwrappedUnstableCodes)
+        || app.engine.settings.revision.is_merged()
+    {
         Surface::Stable
     } else {
         surface

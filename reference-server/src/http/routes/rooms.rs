@@ -1,7 +1,7 @@
 //! Rooms: create, join, leave, invite, send and state (ordinary or delayed: SCH-1, SCH-2, SCH-3,
 //! SCH-9, UNS-1), state reads, `/messages`, members.
 
-use crate::engine::accounts::TxnResult;
+use crate::engine::accounts::{TxnPath, TxnResult};
 use crate::engine::events::{raw, Draft};
 use crate::engine::lifecycle::Schedule;
 use crate::engine::room_ops::{CreateRoom, Dir};
@@ -86,12 +86,21 @@ fn send_or_schedule(
             }
             return Ok(Json(answer));
         }
+        Some(_) if app.engine.settings.strict_revision => {
+            // SCH-20 under `--strict-revision`: the parameter is not part of the merged text.
+            return Err(MatrixError::invalid_param(
+                "The `delay` query parameter is not part of MSC4140 as merged: use PUT \
+                 /_matrix/client/v3/rooms/{roomId}/delayed_event/{eventType}/{txnId}",
+            )
+            .into());
+        }
         Some((surface, delay)) => {
+            // SCH-20: in the merged revision a deprecated alias with the merged semantics.
             let delay = match delay {
                 Err(_) if crate::planted!(app.engine.settings, LenientDelay) => lenient_delay(q),
                 other => other,
             };
-            let req = Schedule { room_id, draft, delay, txn };
+            let req = Schedule { room_id, draft, delay, txn, path: TxnPath::Send };
             let surface = crate::http::routes::delayed_events::error_surface(app, surface);
             app.engine.schedule(s, req, now).on(surface)?
         }
@@ -120,7 +129,7 @@ async fn send(
 ) -> ApiResult {
     // SCH-10: a retry gets the first answer whatever it carries, so the transaction is looked up
     // before the body (or the delay) is judged. `send_or_schedule` looks again under the lock.
-    if let Some(first) = app.engine.replayed(&s, &room_id, &event_type, &txn) {
+    if let Some(first) = app.engine.replayed(&s, TxnPath::Send, &room_id, &event_type, &txn) {
         return Ok(Json(txn_answer(first)));
     }
     let content = parse_object(&body)?;

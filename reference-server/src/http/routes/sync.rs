@@ -122,6 +122,8 @@ async fn sync(State(app): State<AppState>, Auth(s): Auth, q: Query) -> ApiResult
     if crate::planted!(app.engine.settings, SyncFilterIgnored) {
         filter.include_finalised = true;
     }
+    // PSH-1 is the seed text's: the merged one pushes nothing over `/sync`.
+    filter.include_finalised &= !app.engine.settings.revision.is_merged();
     let req = SyncRequest {
         since,
         full_state,
