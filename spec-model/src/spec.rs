@@ -249,7 +249,11 @@ impl Transition<'_> {
         // MGT-2: the action is validated before the id is looked up. MGT-11: in the merged
         // revision the action is a path segment; another one (or none) is no endpoint.
         match (action, self.cfg.rules().action_in_path) {
-            (Action::Other | Action::Missing, true) => return Err(MatrixError::unrecognized()),
+            (Action::Other, true) => return Err(MatrixError::unrecognized()),
+            // Without an action segment the path is the single lookup's, which takes only GET.
+            (Action::Missing, true) => {
+                return Err(MatrixError::new(405, crate::error::ErrCode::Unrecognized))
+            }
             (Action::Other, false) => return Err(MatrixError::invalid_param()),
             (Action::Missing, false) => return Err(MatrixError::missing_param()),
             (Action::Send | Action::Cancel | Action::Restart, _) => {}

@@ -13,6 +13,7 @@ use spec_model::config::{Config, Retention};
 use spec_model::op::{DelayParam, DelayRef, From, Op};
 use spec_model::power::PowerChange;
 use spec_model::reply::{Reply, Step};
+use spec_model::revision::Revision;
 use spec_model::state::State;
 use spec_model::types::{Action, ContentId, DelayId, Prefix, RoomId, StateKey, UserId};
 use std::collections::HashMap;
@@ -23,9 +24,15 @@ pub const MAX_DELAY: i64 = 5000;
 /// Devices (access tokens) per user.
 pub const DEVICES: u8 = 2;
 
-/// The model configuration the server is started to match.
+/// The model configuration the server is started to match (seed revision).
 pub fn config(prefix: Prefix) -> Config {
+    config_in(Revision::Rev2025_07_09, prefix)
+}
+
+/// The same in `revision`.
+pub fn config_in(revision: Revision, prefix: Prefix) -> Config {
     Config {
+        revision,
         prefix,
         max_delay_ms: Some(MAX_DELAY as u64),
         max_outstanding_per_user: Some(3),
@@ -37,6 +44,10 @@ pub fn config(prefix: Prefix) -> Config {
 
 fn settings(cfg: &Config) -> Settings {
     Settings {
+        revision: match cfg.revision {
+            Revision::Rev2025_07_09 => reference_server::config::Revision::Rev2025_07_09,
+            Revision::Rev2026_07_10 => reference_server::config::Revision::Rev2026_07_10,
+        },
         max_delay_ms: cfg.max_delay_ms.unwrap_or(u64::MAX),
         max_delayed_per_user: cfg.max_outstanding_per_user.map_or(usize::MAX, usize::from),
         retention_max_age_ms: cfg.retention.max_age_ms,
@@ -87,8 +98,8 @@ fn content(c: ContentId) -> Value {
 impl Driver {
     /// A fresh model and a server configured to match; `tweak` changes the server's settings
     /// (planted faults).
-    pub async fn new(prefix: Prefix, tweak: impl FnOnce(&mut Settings)) -> Driver {
-        let cfg = config(prefix);
+    pub async fn new(revision: Revision, prefix: Prefix, tweak: impl FnOnce(&mut Settings)) -> Driver {
+        let cfg = config_in(revision, prefix);
         let mut s = settings(&cfg);
         tweak(&mut s);
         let t = T::with(s).await;
@@ -244,108 +255,169 @@ impl Driver {
         }
     }
 
-    async fn request(&mut self, op: Op) -> Result<(u16, Value), String> {
+    fn merged(&self) -> bool {
+        self.cfg.revision == Revision::Rev2026_07_10
+    }
+
+    /// SCH-12, MGT-11, LKP-1, LKP-4, DSC-4: the merged revision's requests; `None` for those it
+    /// shares with the seed revision.
+    async fn merged_request(&self, op: Op) -> Option<Result<crate::harness::Resp, String>> {
         let t = &self.t;
-        let r = match op {
+        let rooms_base = match self.cfg.prefix {
+            Prefix::Stable => "/_matrix/client/v3",
+            Prefix::Unstable => "/_matrix/client/unstable/org.matrix.msc4140",
+        };
+        Some(Ok(match op {
             Op::Schedule { user, device, room, kind, content: c, delay, txn } => {
+                let Some(txn) = txn else {
+                    return Some(Err("the merged endpoint needs a transaction id".into()));
+                };
                 let u = &self.users[user.0 as usize][device.0 as usize];
-                let room = &self.rooms[room.0 as usize];
-                let path = match (kind.state_key, txn) {
-                    (Some(k), _) => format!(
-                        "/_matrix/client/v3/rooms/{room}/state/{}/{}",
-                        kind.event_type.as_str(),
-                        state_key(k)
-                    ),
-                    (None, Some(txn)) => {
-                        format!("/_matrix/client/v3/rooms/{room}/send/{}/{txn}", kind.event_type.as_str())
-                    }
-                    (None, None) => return Err("a message without a transaction id".into()),
-                };
-                t.put(u, &format!("{path}?{}", self.delay_query(delay)), content(c)).await
-            }
-            Op::Manage { user, delay, action } => {
-                let path = format!("{}/{}", self.delayed_base(), self.server_delay_id(delay));
-                let body = match action {
-                    Action::Missing => json!({}),
-                    other => json!({ "action": other.as_str() }),
-                };
-                t.post(self.user(user), &path, body).await
-            }
-            Op::SendMessage { user, device, room, content: c, txn } => {
                 let path = format!(
-                    "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
-                    self.rooms[room.0 as usize]
-                );
-                t.put(&self.users[user.0 as usize][device.0 as usize], &path, content(c)).await
-            }
-            Op::SendState { user, room, kind, content: c } => {
-                let key = kind.state_key.map(state_key).unwrap_or_default();
-                let path = format!(
-                    "/_matrix/client/v3/rooms/{}/state/{}/{key}",
+                    "{rooms_base}/rooms/{}/delayed_event/{}/{txn}",
                     self.rooms[room.0 as usize],
                     kind.event_type.as_str()
                 );
-                t.put(self.user(user), &path, content(c)).await
-            }
-            Op::SetPower { user, room, change } => {
-                let path = format!(
-                    "/_matrix/client/v3/rooms/{}/state/m.room.power_levels/",
-                    self.rooms[room.0 as usize]
-                );
-                let current = t.get(&self.observer, &path).await.ok();
-                t.put(self.user(user), &path, apply_change(current, change)).await
-            }
-            Op::Join { user, room } => {
-                t.post(
-                    self.user(user),
-                    &format!("/_matrix/client/v3/rooms/{}/join", self.rooms[room.0 as usize]),
-                    json!({}),
-                )
-                .await
-            }
-            Op::Leave { user, room } => {
-                t.post(
-                    self.user(user),
-                    &format!("/_matrix/client/v3/rooms/{}/leave", self.rooms[room.0 as usize]),
-                    json!({}),
-                )
-                .await
-            }
-            Op::ListScheduled { user, from } => {
-                let q = from_query(from, &self.sched_next[user.0 as usize]);
-                t.get(self.user(user), &format!("{}/scheduled{q}", self.delayed_base())).await
-            }
-            Op::ListScheduledBare { user } => {
-                t.get(self.user(user), "/_matrix/client/unstable/org.matrix.msc4140/delayed_events").await
-            }
-            Op::Lookup { .. } | Op::Capabilities { .. } | Op::ServerRestart { .. } => {
-                return Err(format!("{op:?} is the merged revision's; this harness drives the seed revision"))
-            }
-            Op::AppserviceTransaction { .. } => {
-                return Err("the server has no application services yet (PSH-4)".into())
-            }
-            Op::ListFinalised { user, from } => {
-                let q = from_query(from, &self.fin_next[user.0 as usize]);
-                t.get(self.user(user), &format!("{}/finalised{q}", self.delayed_base())).await
-            }
-            Op::Sync { user, initial, include_finalised } => {
-                let mut q = Vec::new();
-                if !initial {
-                    q.push(format!("since={}", self.sync_next[user.0 as usize].clone().unwrap_or_default()));
+                let mut body = json!({ "content": content(c) });
+                body["delay_ms"] = match delay {
+                    DelayParam::Ms(ms) => json!(ms),
+                    DelayParam::NotAnInteger => json!(1.5),
+                };
+                if let Some(k) = kind.state_key {
+                    body["state_key"] = json!(state_key(k));
                 }
-                if !include_finalised {
-                    let f = json!({ spec_model::render::finalised_events_key(self.cfg.prefix): false })
-                        .to_string();
-                    q.push(format!(
-                        "filter={}",
-                        form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
-                    ));
+                t.put(u, &path, body).await
+            }
+            Op::Manage { user, delay, action } => {
+                let base = format!("{}/{}", self.delayed_base(), self.server_delay_id(delay));
+                let path = match action {
+                    Action::Missing => base,
+                    Action::Other => format!("{base}/bogus"),
+                    other => format!("{base}/{}", other.as_str()),
+                };
+                t.post(self.user(user), &path, json!({})).await
+            }
+            Op::Lookup { user, delay } => {
+                t.get(self.user(user), &format!("{}/{}", self.delayed_base(), self.server_delay_id(delay)))
+                    .await
+            }
+            Op::ListScheduledBare { user } => t.get(self.user(user), self.delayed_base()).await,
+            Op::Capabilities { user } => t.get(self.user(user), "/_matrix/client/v3/capabilities").await,
+            _ => return None,
+        }))
+    }
+
+    async fn request(&mut self, op: Op) -> Result<(u16, Value), String> {
+        let merged = if self.merged() { self.merged_request(op).await } else { None };
+        let t = &self.t;
+        let r = match (merged, op) {
+            (Some(r), _) => r?,
+            (None, op) => match op {
+                Op::Schedule { user, device, room, kind, content: c, delay, txn } => {
+                    let u = &self.users[user.0 as usize][device.0 as usize];
+                    let room = &self.rooms[room.0 as usize];
+                    let path = match (kind.state_key, txn) {
+                        (Some(k), _) => format!(
+                            "/_matrix/client/v3/rooms/{room}/state/{}/{}",
+                            kind.event_type.as_str(),
+                            state_key(k)
+                        ),
+                        (None, Some(txn)) => {
+                            format!("/_matrix/client/v3/rooms/{room}/send/{}/{txn}", kind.event_type.as_str())
+                        }
+                        (None, None) => return Err("a message without a transaction id".into()),
+                    };
+                    t.put(u, &format!("{path}?{}", self.delay_query(delay)), content(c)).await
                 }
-                t.get(self.user(user), &format!("/_matrix/client/v3/sync?{}", q.join("&"))).await
-            }
-            Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => {
-                return Err("internal step".into())
-            }
+                Op::Manage { user, delay, action } => {
+                    let path = format!("{}/{}", self.delayed_base(), self.server_delay_id(delay));
+                    let body = match action {
+                        Action::Missing => json!({}),
+                        other => json!({ "action": other.as_str() }),
+                    };
+                    t.post(self.user(user), &path, body).await
+                }
+                Op::SendMessage { user, device, room, content: c, txn } => {
+                    let path = format!(
+                        "/_matrix/client/v3/rooms/{}/send/m.room.message/{txn}",
+                        self.rooms[room.0 as usize]
+                    );
+                    t.put(&self.users[user.0 as usize][device.0 as usize], &path, content(c)).await
+                }
+                Op::SendState { user, room, kind, content: c } => {
+                    let key = kind.state_key.map(state_key).unwrap_or_default();
+                    let path = format!(
+                        "/_matrix/client/v3/rooms/{}/state/{}/{key}",
+                        self.rooms[room.0 as usize],
+                        kind.event_type.as_str()
+                    );
+                    t.put(self.user(user), &path, content(c)).await
+                }
+                Op::SetPower { user, room, change } => {
+                    let path = format!(
+                        "/_matrix/client/v3/rooms/{}/state/m.room.power_levels/",
+                        self.rooms[room.0 as usize]
+                    );
+                    let current = t.get(&self.observer, &path).await.ok();
+                    t.put(self.user(user), &path, apply_change(current, change)).await
+                }
+                Op::Join { user, room } => {
+                    t.post(
+                        self.user(user),
+                        &format!("/_matrix/client/v3/rooms/{}/join", self.rooms[room.0 as usize]),
+                        json!({}),
+                    )
+                    .await
+                }
+                Op::Leave { user, room } => {
+                    t.post(
+                        self.user(user),
+                        &format!("/_matrix/client/v3/rooms/{}/leave", self.rooms[room.0 as usize]),
+                        json!({}),
+                    )
+                    .await
+                }
+                Op::ListScheduled { user, from } => {
+                    let q = from_query(from, &self.sched_next[user.0 as usize]);
+                    t.get(self.user(user), &format!("{}/scheduled{q}", self.delayed_base())).await
+                }
+                Op::ListScheduledBare { user } => {
+                    t.get(self.user(user), "/_matrix/client/unstable/org.matrix.msc4140/delayed_events").await
+                }
+                Op::Lookup { .. } | Op::Capabilities { .. } | Op::ServerRestart { .. } => {
+                    return Err(format!(
+                        "{op:?} is the merged revision's; this harness drives the seed revision"
+                    ))
+                }
+                Op::AppserviceTransaction { .. } => {
+                    return Err("the server has no application services yet (PSH-4)".into())
+                }
+                Op::ListFinalised { user, from } => {
+                    let q = from_query(from, &self.fin_next[user.0 as usize]);
+                    t.get(self.user(user), &format!("{}/finalised{q}", self.delayed_base())).await
+                }
+                Op::Sync { user, initial, include_finalised } => {
+                    let mut q = Vec::new();
+                    if !initial {
+                        q.push(format!(
+                            "since={}",
+                            self.sync_next[user.0 as usize].clone().unwrap_or_default()
+                        ));
+                    }
+                    if !include_finalised {
+                        let f = json!({ spec_model::render::finalised_events_key(self.cfg.prefix): false })
+                            .to_string();
+                        q.push(format!(
+                            "filter={}",
+                            form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
+                        ));
+                    }
+                    t.get(self.user(user), &format!("/_matrix/client/v3/sync?{}", q.join("&"))).await
+                }
+                Op::Advance { .. } | Op::Fire { .. } | Op::Discard { .. } | Op::Drain => {
+                    return Err("internal step".into())
+                }
+            },
         };
         // Remember what the server issued, keyed by the model's names.
         let body = r.body;
@@ -441,6 +513,16 @@ impl Driver {
             }
             got = Value::Object(m);
         }
+        if let (Op::Capabilities { .. }, 200) = (op, status) {
+            // Only the delayed-event capability under the model's name is the model's business.
+            let mut m = Map::new();
+            if let Some(want) = want["capabilities"].as_object() {
+                for k in want.keys() {
+                    m.insert(k.clone(), got["capabilities"][k].clone());
+                }
+            }
+            got = json!({ "capabilities": m });
+        }
         scrub(&mut want);
         scrub(&mut got);
         if status != step.reply.status() || want != got {
@@ -461,7 +543,10 @@ impl Driver {
                 m.into_iter()
                     .map(|(k, v)| {
                         let v = match (k.as_str(), &v) {
-                            ("running_since" | "origin_server_ts", Value::Number(n)) => {
+                            (
+                                "running_since" | "origin_server_ts" | "scheduled_at" | "finalised_ts",
+                                Value::Number(n),
+                            ) => {
                                 json!(n.as_u64().unwrap_or(0).saturating_sub(EPOCH))
                             }
                             _ => self.normalise(v),
@@ -537,20 +622,31 @@ fn apply_change(mut current: Value, change: PowerChange) -> Value {
     current
 }
 
-/// Run `ops` on a fresh model and a correct server; the first disagreement, with the steps.
+/// Run `ops` on a fresh model and a correct server (seed revision); the first disagreement, with
+/// the steps.
 pub fn run(prefix: Prefix, ops: &[Op]) -> Result<(), String> {
-    run_tweaked(prefix, |_| {}, ops)
+    run_tweaked(Revision::Rev2025_07_09, prefix, |_| {}, ops)
+}
+
+/// The same in `revision`.
+pub fn run_in(revision: Revision, prefix: Prefix, ops: &[Op]) -> Result<(), String> {
+    run_tweaked(revision, prefix, |_| {}, ops)
 }
 
 /// The same against a server with deliberate bugs.
 #[cfg(feature = "faults")]
 pub fn run_with(prefix: Prefix, faults: reference_server::faults::Faults, ops: &[Op]) -> Result<(), String> {
-    run_tweaked(prefix, |s| s.faults = faults, ops)
+    run_tweaked(Revision::Rev2025_07_09, prefix, |s| s.faults = faults, ops)
 }
 
-fn run_tweaked(prefix: Prefix, tweak: impl FnOnce(&mut Settings), ops: &[Op]) -> Result<(), String> {
+fn run_tweaked(
+    revision: Revision,
+    prefix: Prefix,
+    tweak: impl FnOnce(&mut Settings),
+    ops: &[Op],
+) -> Result<(), String> {
     crate::harness::on_virtual_time(async {
-        let mut d = Driver::new(prefix, tweak).await;
+        let mut d = Driver::new(revision, prefix, tweak).await;
         for op in ops {
             if let Err(e) = d.apply(*op).await {
                 return Err(format!("{e}\n\nsteps ({prefix:?} prefix):\n  {}", d.log.join("\n  ")));

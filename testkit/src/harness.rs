@@ -20,6 +20,8 @@ pub struct T {
 pub struct Resp {
     pub status: u16,
     pub body: Value,
+    /// The `Retry-After` header, when there is one (SCH-16).
+    pub retry_after: Option<String>,
 }
 
 impl Resp {
@@ -77,13 +79,17 @@ impl T {
         let req = req.body(axum::body::Body::from(body)).expect("request");
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("non-JSON answer {status}: {bytes:?}"))
         };
-        Resp { status, body }
+        Resp { status, body, retry_after }
     }
 
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {

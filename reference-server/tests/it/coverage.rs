@@ -2,11 +2,20 @@
 //! whose `// covers:` citation names it and says what fault it would catch. The citation rules are
 //! `spec_model::requirements::citations`.
 
-use std::collections::BTreeSet;
+use spec_model::requirements::catalogue_of;
+use spec_model::Revision;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Out of the server's scope: application services (PSH-4).
 const NOT_IMPLEMENTED: &[&str] = &["PSH-4"];
+
+/// The merged revision's requirements the server does not implement or test yet: guests (SCH-21)
+/// and `unsigned.delay_id` (SRV-14) are the rest of issue 14; persistence (PER-*) is issue 15;
+/// application services (SRV-15) issue 17; SRV-10's late-timer test runs the seed revision only
+/// (the timer code is shared); SCH-19 is a MAY the server does not take (it adds no time).
+const NOT_YET_2026: &[&str] =
+    &["SCH-19", "SCH-21", "SRV-10", "SRV-14", "SRV-15", "PER-1", "PER-2", "PER-3", "PER-4"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -20,17 +29,22 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn covered() -> BTreeSet<String> {
+/// Every id the crate's tests cite, per revision they name.
+fn covered() -> BTreeMap<Revision, BTreeSet<String>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
     rust_files(&root.join("tests"), &mut files);
-    let mut ids = BTreeSet::new();
+    let mut ids: BTreeMap<Revision, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable source");
         let found =
             spec_model::requirements::citations(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        ids.extend(found.into_iter().flat_map(|c| c.ids));
+        for c in found {
+            for r in &c.revisions {
+                ids.entry(*r).or_default().extend(c.ids.iter().cloned());
+            }
+        }
     }
     ids
 }
@@ -38,10 +52,23 @@ fn covered() -> BTreeSet<String> {
 #[test]
 fn every_implemented_requirement_has_an_asserting_test() {
     let covered = covered();
-    let all: Vec<String> = spec_model::requirements::catalogue().into_iter().map(|r| r.id).collect();
-    let missing: Vec<&String> =
-        all.iter().filter(|id| !NOT_IMPLEMENTED.contains(&id.as_str()) && !covered.contains(*id)).collect();
-    assert!(missing.is_empty(), "requirements without a server test: {missing:?}");
-    let unknown: Vec<&String> = covered.iter().filter(|id| !all.contains(id)).collect();
-    assert!(unknown.is_empty(), "`covers:` names ids the catalogue does not have: {unknown:?}");
+    for revision in Revision::ALL {
+        let none = BTreeSet::new();
+        let cited = covered.get(&revision).unwrap_or(&none);
+        let all: Vec<String> = catalogue_of(revision).into_iter().map(|r| r.id).collect();
+        let exempt = match revision {
+            Revision::Rev2025_07_09 => NOT_IMPLEMENTED,
+            Revision::Rev2026_07_10 => NOT_YET_2026,
+        };
+        let missing: Vec<&String> =
+            all.iter().filter(|id| !exempt.contains(&id.as_str()) && !cited.contains(*id)).collect();
+        assert!(missing.is_empty(), "{revision}: requirements without a server test: {missing:?}");
+        let unknown: Vec<&String> = cited.iter().filter(|id| !all.contains(id)).collect();
+        assert!(
+            unknown.is_empty(),
+            "{revision}: `covers:` names ids its catalogue does not have: {unknown:?}"
+        );
+        let stale: Vec<&&str> = exempt.iter().filter(|id| cited.contains(**id)).collect();
+        assert!(stale.is_empty(), "{revision}: tested now, remove from the exemptions: {stale:?}");
+    }
 }

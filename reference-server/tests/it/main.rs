@@ -9,6 +9,7 @@ mod differential;
 use msc4140_testkit::harness;
 mod lookups;
 mod managing;
+mod merged;
 mod moderation;
 mod push;
 mod scheduling;
