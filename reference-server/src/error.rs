@@ -31,6 +31,7 @@ pub enum Code {
     MaxDelayExceeded,
     MaxDelayedEventsExceeded,
     CancelledByStateUpdate,
+    GuestAccessForbidden,
 }
 
 impl Code {
@@ -53,6 +54,7 @@ impl Code {
             Code::MaxDelayExceeded => "M_MAX_DELAY_EXCEEDED",
             Code::MaxDelayedEventsExceeded => "M_MAX_DELAYED_EVENTS_EXCEEDED",
             Code::CancelledByStateUpdate => "M_CANCELLED_BY_STATE_UPDATE",
+            Code::GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
         }
     }
 

@@ -39,6 +39,8 @@ pub struct RoomEntry {
 pub struct Account {
     pub user_id: Arc<str>,
     pub password: String,
+    /// A guest account (`POST /register?kind=guest`): no password login.
+    pub guest: bool,
     pub delays: Mutex<UserDelays>,
     pub rate: Mutex<RateWindows>,
     pub rooms: Mutex<HashMap<Arc<str>, RoomEntry>>,
@@ -51,6 +53,7 @@ impl Account {
         Account {
             user_id,
             password,
+            guest: false,
             delays: Mutex::new(UserDelays::default()),
             rate: Mutex::new(RateWindows::default()),
             rooms: Mutex::new(HashMap::new()),

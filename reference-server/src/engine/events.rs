@@ -18,6 +18,8 @@ pub struct Event {
     pub stream: u64,
     /// Echoed to the sender in `unsigned.transaction_id`.
     pub txn_id: Option<Arc<str>>,
+    /// SRV-14 (merged revision): the delayed event it was sent for, shown to the sender only.
+    pub delay_id: Option<super::ids::DelayId>,
 }
 
 /// What a client asks to put into a room (an ordinary send, or a delayed one when it fires).

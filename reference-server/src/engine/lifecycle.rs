@@ -252,7 +252,8 @@ impl Engine {
         }
         let Some(taken) = d.take(id) else { return Err(not_found()) };
         let slot = taken.draft.slot();
-        let event = self.append(&mut room, &account.user_id, taken.draft.clone(), None, now);
+        let shown = self.settings.revision.is_merged().then_some(id);
+        let event = self.append(&mut room, &account.user_id, taken.draft.clone(), None, shown, now);
         // MGT-3.
         let event_id = Some(event.event_id.clone());
         self.finalise(&mut d, id, taken, Outcome::Send, Reason::Action, None, event_id, now);
@@ -361,7 +362,7 @@ impl Engine {
         match insertion {
             Ok(()) => {
                 if crate::planted!(self.settings, DoubleSend) {
-                    self.append(&mut room, &owner, taken.draft.clone(), None, now);
+                    self.append(&mut room, &owner, taken.draft.clone(), None, None, now);
                 }
                 if crate::planted!(self.settings, SlotCollisionDropsOne) {
                     // Drop the owner's other events for this slot due in the same batch (2 s),
@@ -383,7 +384,8 @@ impl Engine {
                     }
                 }
                 let (sender, draft) = self.as_fired(&room, &owner, &taken.draft);
-                let event = self.append(&mut room, &sender, draft, None, now);
+                let shown = self.settings.revision.is_merged().then_some(entry.id);
+                let event = self.append(&mut room, &sender, draft, None, shown, now);
                 let event_id = Some(event.event_id.clone());
                 self.finalise(&mut d, entry.id, taken, Outcome::Send, Reason::Delay, None, event_id, now);
                 drop(d);

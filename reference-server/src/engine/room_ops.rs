@@ -49,6 +49,7 @@ impl Engine {
         sender: &Arc<str>,
         draft: Draft,
         txn_id: Option<Arc<str>>,
+        delay_id: Option<super::ids::DelayId>,
         now: u64,
     ) -> Arc<Event> {
         let event_id: Arc<str> = Arc::from(self.ids.event_id());
@@ -69,6 +70,7 @@ impl Engine {
             origin_server_ts: now,
             stream,
             txn_id,
+            delay_id,
         });
         room.apply(event.clone());
         event
@@ -186,13 +188,13 @@ impl Engine {
         {
             let mut room = lock(&cell.room);
             for d in drafts {
-                let event = self.append(&mut room, &creator, d, None, now);
+                let event = self.append(&mut room, &creator, d, None, None, now);
                 self.after_enter(&cell, &mut room, &event, now);
             }
             for target in req.invite {
                 let d = draft("m.room.member", Some(&target), json!({ "membership": "invite" }));
                 room.authorise(&creator, &d)?;
-                let event = self.append(&mut room, &creator, d, None, now);
+                let event = self.append(&mut room, &creator, d, None, None, now);
                 self.after_enter(&cell, &mut room, &event, now);
             }
         }
@@ -213,7 +215,7 @@ impl Engine {
         }
         let d = draft("m.room.member", Some(target), json!({ "membership": m }));
         room.authorise(&s.account.user_id, &d)?;
-        let event = self.append(&mut room, &s.account.user_id, d, None, now);
+        let event = self.append(&mut room, &s.account.user_id, d, None, None, now);
         self.after_enter(&cell, &mut room, &event, now);
         Ok(())
     }
@@ -253,7 +255,7 @@ impl Engine {
         }
         let d = draft("m.room.member", Some(target), content);
         room.authorise(&s.account.user_id, &d)?;
-        let event = self.append(&mut room, &s.account.user_id, d, None, now);
+        let event = self.append(&mut room, &s.account.user_id, d, None, None, now);
         self.after_enter(&cell, &mut room, &event, now);
         Ok(())
     }
@@ -297,7 +299,7 @@ impl Engine {
             .ok_or_else(|| MatrixError::forbidden(format!("You are not in room {room_id}")))?;
         let mut room = lock(&cell.room);
         room.authorise(&s.account.user_id, &d)?;
-        let event = self.append(&mut room, &s.account.user_id, d, txn.map(Arc::from), now);
+        let event = self.append(&mut room, &s.account.user_id, d, txn.map(Arc::from), None, now);
         self.after_enter(&cell, &mut room, &event, now);
         drop(room);
         if let (Some(mut txns), Some(key)) = (txns_lock, txn_key) {

@@ -22,9 +22,14 @@ pub fn event(e: &Event, viewer: Option<&str>) -> Value {
     m.insert("content".into(), raw_to_value(&e.content));
     m.insert("origin_server_ts".into(), json!(e.origin_server_ts));
     let mut unsigned = Map::new();
-    if let (Some(txn), Some(viewer)) = (&e.txn_id, viewer) {
-        if viewer == &*e.sender {
+    if viewer == Some(&*e.sender) {
+        if let Some(txn) = &e.txn_id {
             unsigned.insert("transaction_id".into(), json!(&**txn));
+        }
+        // SRV-14 / UNS-5: the sender's clients see which delayed event it was, under both names.
+        if let Some(id) = e.delay_id {
+            unsigned.insert("delay_id".into(), json!(id.to_string()));
+            unsigned.insert("org.matrix.msc4140.delay_id".into(), json!(id.to_string()));
         }
     }
     m.insert("unsigned".into(), Value::Object(unsigned));

@@ -197,3 +197,99 @@ async fn every_class_is_rate_limited_and_timers_fire_on_time() {
     assert_eq!(timeline.iter().filter(ours).count(), 1, "not retried later");
     t.invariants();
 }
+
+// covers 2026-07-10: SRV-14 UNS-5
+// Would catch: `delay_id` missing from the sender's copy (sent by the action or by the timer, in
+// `/sync` or `/messages`), shown to another user, or shown in the seed revision.
+#[tokio::test(start_paused = true)]
+async fn the_sender_alone_sees_the_delay_id_in_unsigned() {
+    for revision in [Revision::Rev2026_07_10, Revision::Rev2025_07_09] {
+        let t = T::with(Settings { revision, ..settings() }).await;
+        let (a, b) = (t.user("a").await, t.user("b").await);
+        let room = t.room(&a, &[&b]).await;
+        let path = |txn: &str| match revision {
+            Revision::Rev2026_07_10 => format!("{PUT}/{room}/delayed_event/m.room.message/{txn}"),
+            Revision::Rev2025_07_09 => format!("{PUT}/{room}/send/m.room.message/{txn}?delay=100"),
+        };
+        let body = |n: u8| match revision {
+            Revision::Rev2026_07_10 => json!({ "delay_ms": 100, "content": { "n": n } }),
+            Revision::Rev2025_07_09 => json!({ "n": n }),
+        };
+        let by_action = t.put(&a, &path("t1"), body(1)).await.ok()["delay_id"].clone();
+        let by_timer = t.put(&a, &path("t2"), body(2)).await.ok()["delay_id"].clone();
+        let id = by_action.as_str().expect("delay_id");
+        match revision {
+            Revision::Rev2026_07_10 => t.post(&a, &format!("{V1}/{id}/send"), json!({})).await.ok(),
+            Revision::Rev2025_07_09 => t.action(&a, id, "send").await.ok(),
+        };
+        t.sleep(100).await;
+        let sync = t.get(&a, "/_matrix/client/v3/sync").await.ok();
+        let from_sync =
+            sync["rooms"]["join"][&room]["timeline"]["events"].as_array().cloned().unwrap_or_default();
+        for (viewer, events) in
+            [("a", t.timeline(&a, &room).await), ("a/sync", from_sync), ("b", t.timeline(&b, &room).await)]
+        {
+            let shown: Vec<_> = events
+                .iter()
+                .filter(|e| e["type"] == "m.room.message")
+                .map(|e| {
+                    (e["unsigned"]["delay_id"].clone(), e["unsigned"]["org.matrix.msc4140.delay_id"].clone())
+                })
+                .collect();
+            let want = if revision == Revision::Rev2026_07_10 && viewer != "b" {
+                vec![(by_action.clone(), by_action.clone()), (by_timer.clone(), by_timer.clone())]
+            } else {
+                vec![(json!(null), json!(null)); 2]
+            };
+            assert_eq!(shown, want, "{revision:?}, seen by {viewer}");
+        }
+    }
+}
+
+async fn guest(t: &T) -> msc4140_testkit::harness::User {
+    let r = t.call("POST", "/_matrix/client/v3/register?kind=guest", None, Some(json!({}))).await.ok();
+    msc4140_testkit::harness::User {
+        id: r["user_id"].as_str().expect("user_id").into(),
+        token: r["access_token"].as_str().expect("token").into(),
+    }
+}
+
+// covers 2026-07-10: SCH-21
+// Would catch: guests refused on a delayed-event endpoint of the merged revision, or let in on the
+// seed revision's (where the text is silent and the Client-Server spec admits guests only where it
+// says so: 403 `M_GUEST_ACCESS_FORBIDDEN`, DECIDED), or a guest account that can log in.
+#[tokio::test(start_paused = true)]
+async fn guests_use_delayed_events_in_the_merged_revision_only() {
+    let t = T::with(merged()).await;
+    let a = t.user("a").await;
+    let g = guest(&t).await;
+    let who = t.get(&g, "/_matrix/client/v3/account/whoami").await.ok();
+    assert_eq!(who["is_guest"], json!(true));
+    let room = t.room(&a, &[&g]).await;
+    let id = schedule(&t, &g, &room, "t1", 60_000).await;
+    t.post(&g, &format!("{V1}/{id}/restart"), json!({})).await.ok();
+    t.get(&g, &format!("{V1}/{id}")).await.ok();
+    assert_eq!(t.get(&g, V1).await.ok()["delayed_events"].as_array().map(Vec::len), Some(1));
+    t.post(&g, &format!("{V1}/{id}/send"), json!({})).await.ok();
+    let login = json!({ "type": "m.login.password", "identifier": { "type": "m.id.user", "user": g.id }, "password": "" });
+    t.call("POST", "/_matrix/client/v3/login", None, Some(login)).await.err(403, "M_FORBIDDEN");
+
+    let seed = T::with(settings()).await;
+    let a = seed.user("a").await;
+    let g = guest(&seed).await;
+    let room = seed.room(&a, &[&g]).await;
+    let refused = |r: msc4140_testkit::harness::Resp| {
+        r.err(403, "M_GUEST_ACCESS_FORBIDDEN");
+    };
+    refused(seed.schedule_message(&g, &room, "t1", 1000).await);
+    refused(seed.schedule_state(&g, &room, "k", 1000, json!({})).await);
+    let id =
+        seed.schedule_message(&a, &room, "t1", 1000).await.ok()["delay_id"].as_str().expect("id").to_string();
+    refused(seed.action(&g, &id, "send").await);
+    refused(seed.get(&g, "/_matrix/client/v1/delayed_events/scheduled").await);
+    refused(seed.get(&g, "/_matrix/client/v1/delayed_events/finalised").await);
+    refused(seed.get(&g, UNSTABLE).await);
+    let plain = format!("{PUT}/{room}/send/m.room.message/p");
+    seed.put(&g, &plain, json!({ "body": "hi" })).await.ok();
+    assert_eq!(seed.scheduled(&a).await.len(), 1, "nothing the guest asked for was scheduled");
+}

@@ -28,8 +28,11 @@ async fn register(
     if !app.engine.settings.open_registration {
         return Err(MatrixError::forbidden("Registration is disabled").into());
     }
-    if q.get("kind")?.is_some_and(|k| k != "user") {
-        return Err(MatrixError::forbidden("Guest access is disabled").into());
+    match q.get("kind")? {
+        None | Some("user") => {}
+        // SCH-21: guests register without authentication.
+        Some("guest") => return Ok(Json(session_body(&app, &app.engine.register_guest())).into_response()),
+        Some(other) => return Err(MatrixError::invalid_param(format!("Unknown kind {other:?}")).into()),
     }
     let flows = |error: Option<MatrixError>| {
         let mut b = json!({
@@ -90,7 +93,7 @@ async fn login(State(app): State<AppState>, JsonObject(body): JsonObject) -> Api
 }
 
 async fn whoami(Auth(s): Auth) -> Json<Value> {
-    Json(json!({ "user_id": &*s.account.user_id, "device_id": &*s.device_id, "is_guest": false }))
+    Json(json!({ "user_id": &*s.account.user_id, "device_id": &*s.device_id, "is_guest": s.account.guest }))
 }
 
 async fn logout(State(app): State<AppState>, Auth(s): Auth, _: OptionalObject) -> Json<Value> {

@@ -50,6 +50,7 @@ fn manage(
     surface: Surface,
 ) -> ApiResult<Response> {
     let surface = error_surface(app, surface);
+    app.engine.delayed_events_allowed(s).on(surface)?;
     let action = match action_of(body) {
         Err(_) if crate::planted!(app.engine.settings, LenientAction) => Action::Restart,
         other => other.on(surface)?,
@@ -93,6 +94,7 @@ pub fn routes(surface: Surface) -> Router<AppState> {
         manage(&app, &s, "reserved", &body, surface)
     };
     let scheduled = move |State(app): State<AppState>, Auth(s): Auth, q: Query| async move {
+        app.engine.delayed_events_allowed(&s).on(surface)?;
         let from = q.get("from").on(surface)?;
         let (items, next) = app.engine.list_scheduled(&s, from, app.now()).on(surface)?;
         Ok::<_, crate::http::extract::ApiError>(Json(page_body(
@@ -102,6 +104,7 @@ pub fn routes(surface: Surface) -> Router<AppState> {
         )))
     };
     let finalised = move |State(app): State<AppState>, Auth(s): Auth, q: Query| async move {
+        app.engine.delayed_events_allowed(&s).on(surface)?;
         let from = q.get("from").on(surface)?;
         let (items, next) = app.engine.list_finalised(&s, from, app.now()).on(surface)?;
         let items = items.iter().map(|f| render::finalised(f, error_surface(&app, surface))).collect();
@@ -114,6 +117,7 @@ pub fn routes(surface: Surface) -> Router<AppState> {
     if surface == Surface::Unstable {
         // LST-6 DECIDED: the bare unstable lookup lists every scheduled event.
         let bare = |State(app): State<AppState>, Auth(s): Auth| async move {
+            app.engine.delayed_events_allowed(&s).on(Surface::Unstable)?;
             let items = app.engine.list_scheduled_all(&s, app.now()).on(Surface::Unstable)?;
             Ok::<_, crate::http::extract::ApiError>(Json(json!({
                 "delayed_events": items.iter().map(render::scheduled).collect::<Vec<_>>()

@@ -95,6 +95,7 @@ fn send_or_schedule(
             .into());
         }
         Some((surface, delay)) => {
+            app.engine.delayed_events_allowed(s)?;
             // SCH-20: in the merged revision a deprecated alias with the merged semantics.
             let delay = match delay {
                 Err(_) if crate::planted!(app.engine.settings, LenientDelay) => lenient_delay(q),
@@ -127,6 +128,10 @@ async fn send(
     q: Query,
     RawBody(body): RawBody,
 ) -> ApiResult {
+    // As in the model, a guest's delayed request is refused before anything else (SCH-21).
+    if requested_delay(&q).ok().flatten().is_some() {
+        app.engine.delayed_events_allowed(&s)?;
+    }
     // SCH-10: a retry gets the first answer whatever it carries, so the transaction is looked up
     // before the body (or the delay) is judged. `send_or_schedule` looks again under the lock.
     if let Some(first) = app.engine.replayed(&s, TxnPath::Send, &room_id, &event_type, &txn) {
