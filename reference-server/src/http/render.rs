@@ -49,6 +49,11 @@ pub fn stripped(e: &Event) -> Value {
 /// LST-1: `delay_id`, `room_id`, `type`, `state_key` (state events only), `delay`,
 /// `running_since`, `content`.
 pub fn scheduled(s: &ScheduledView) -> Value {
+    Value::Object(scheduled_fields(s, "delay", "running_since"))
+}
+
+/// The fields both revisions show of a scheduled event; they name the delay and its start apart.
+fn scheduled_fields(s: &ScheduledView, delay_key: &str, since_key: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("delay_id".into(), json!(s.delay_id.to_string()));
     m.insert("room_id".into(), json!(&*s.room_id));
@@ -56,10 +61,10 @@ pub fn scheduled(s: &ScheduledView) -> Value {
     if let Some(k) = &s.state_key {
         m.insert("state_key".into(), json!(&**k));
     }
-    m.insert("delay".into(), json!(s.delay));
-    m.insert("running_since".into(), json!(s.running_since));
+    m.insert(delay_key.into(), json!(s.delay));
+    m.insert(since_key.into(), json!(s.running_since));
     m.insert("content".into(), raw_to_value(&s.content));
-    Value::Object(m)
+    m
 }
 
 /// LST-2 / LST-8: `{delayed_event, outcome, reason, error?, event_id?, origin_server_ts}`.
@@ -81,17 +86,7 @@ pub fn finalised(f: &FinalisedView, surface: Surface) -> Value {
 /// LKP-2 / LKP-4 (merged revision): `delay_id`, `room_id`, `type`, `state_key` (state events
 /// only), `delay_ms`, `scheduled_at`, `content`.
 pub fn merged_scheduled(s: &ScheduledView) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("delay_id".into(), json!(s.delay_id.to_string()));
-    m.insert("room_id".into(), json!(&*s.room_id));
-    m.insert("type".into(), json!(&*s.event_type));
-    if let Some(k) = &s.state_key {
-        m.insert("state_key".into(), json!(&**k));
-    }
-    m.insert("delay_ms".into(), json!(s.delay));
-    m.insert("scheduled_at".into(), json!(s.running_since));
-    m.insert("content".into(), raw_to_value(&s.content));
-    m
+    scheduled_fields(s, "delay_ms", "scheduled_at")
 }
 
 /// LKP-2 / LKP-3: the scheduled fields, `finalised_ts`, and `event_id` when sent or `error` when
