@@ -8,6 +8,8 @@ use spec_model::op::Op;
 use std::collections::BTreeMap;
 
 pub const COMMITTED: &str = include_str!("../witnesses.json");
+/// The merged revision's (`spec-model witnesses --json --revision 2026-07-10`).
+pub const COMMITTED_2026_07_10: &str = include_str!("../witnesses-2026-07-10.json");
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Document {
@@ -66,5 +68,16 @@ mod tests {
         let fresh = witness::to_json(spec_model::Revision::Rev2025_07_09, &found);
         let committed: serde_json::Value = serde_json::from_str(COMMITTED).expect("parses");
         assert!(fresh == committed, "conformance/witnesses.json is stale: regenerate it (see doc comment)");
+    }
+
+    /// The same for the merged revision (`cargo run --release -p spec-model -- witnesses --json
+    /// --revision 2026-07-10 > conformance/witnesses-2026-07-10.json`).
+    #[test]
+    fn committed_merged_witnesses_are_current() {
+        let revision = spec_model::Revision::Rev2026_07_10;
+        let fresh = witness::to_json(revision, &witness::shortest_witnesses(&Bounds::suite(revision)));
+        let committed: serde_json::Value = serde_json::from_str(COMMITTED_2026_07_10).expect("parses");
+        assert!(fresh == committed, "conformance/witnesses-2026-07-10.json is stale: regenerate it");
+        assert_eq!(committed["profile"], "rev-2026-07-10");
     }
 }

@@ -3,6 +3,10 @@
 //! `cargo bench -p reference-server --bench http [-- --connections 64 --seconds 5 --repeat 3 --max-level 1000000]`
 //! (`--memory 0` stops after the throughput table.)
 //!
+//! `cargo bench -p reference-server --bench http -- --compare-revisions 1 [--level 10000]`: the seed
+//! revision (query-parameter scheduling, action in the body) and the merged one (`PUT
+//! .../delayed_event`, per-action paths) side by side, runs alternating between the two servers.
+//!
 //! The server runs as its own process (the release binary, rate limits off) so its memory is
 //! measured alone; the load comes from N keep-alive HTTP/1.1 connections in this process, one
 //! request in flight per connection. Results: docs/performance.md.
@@ -18,6 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 struct Conn {
+    /// Whether the server speaks the merged revision (its endpoints, not the seed's).
+    merged: bool,
     tx: SendRequest<Full<Bytes>>,
     token: String,
     room: String,
@@ -28,6 +34,7 @@ struct Conn {
 struct Server {
     child: Child,
     addr: String,
+    merged: bool,
 }
 
 impl Drop for Server {
@@ -39,8 +46,12 @@ impl Drop for Server {
 
 /// `retained`: finalised records kept per user.
 fn start_server(retained: &str) -> Server {
+    start_server_in(retained, "2025-07-09")
+}
+
+fn start_server_in(retained: &str, revision: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
-        .args(["--listen", "127.0.0.1:0", "--no-rate-limits", "--log", "warn"])
+        .args(["--listen", "127.0.0.1:0", "--no-rate-limits", "--log", "warn", "--revision", revision])
         .args(["--max-delayed-per-user", "100000000", "--retention-max-per-user", retained])
         .args(["--page-size", "1000"])
         .stdout(Stdio::piped())
@@ -51,7 +62,7 @@ fn start_server(retained: &str) -> Server {
     std::io::BufReader::new(stdout).read_line(&mut line).expect("base URL");
     let addr = line.trim().trim_start_matches("http://").to_string();
     assert!(!addr.is_empty(), "reference-server did not start");
-    Server { child, addr }
+    Server { child, addr, merged: revision == "2026-07-10" }
 }
 
 fn rss_kib(server: &Server) -> u64 {
@@ -98,10 +109,10 @@ fn field(body: &Bytes, key: &str) -> String {
     v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_string()
 }
 
-async fn setup(addr: &str, n: usize, prefix: &str) -> Vec<Conn> {
+async fn setup(server: &Server, n: usize, prefix: &str) -> Vec<Conn> {
     let mut conns = Vec::new();
     for i in 0..n {
-        let mut tx = connect(addr).await;
+        let mut tx = connect(&server.addr).await;
         let body =
             format!(r#"{{"username":"{prefix}{i}","password":"pw","auth":{{"type":"m.login.dummy"}}}}"#);
         let (_, b) = call(&mut tx, "POST", "/_matrix/client/v3/register", "", &body).await;
@@ -110,7 +121,7 @@ async fn setup(addr: &str, n: usize, prefix: &str) -> Vec<Conn> {
             call(&mut tx, "POST", "/_matrix/client/v3/createRoom", &token, r#"{"preset":"public_chat"}"#)
                 .await;
         let room = field(&b, "room_id");
-        conns.push(Conn { tx, token, room, ids: Vec::new(), next_txn: 0 });
+        conns.push(Conn { merged: server.merged, tx, token, room, ids: Vec::new(), next_txn: 0 });
     }
     conns
 }
@@ -123,9 +134,8 @@ async fn trim(conns: Vec<Conn>, per_conn: usize) -> Vec<Conn> {
             tokio::spawn(async move {
                 while c.ids.len() > per_conn {
                     let id = c.ids.pop().unwrap_or_default();
-                    let path = format!("/_matrix/client/v1/delayed_events/{id}");
-                    let (status, _) =
-                        call(&mut c.tx, "POST", &path, &c.token.clone(), r#"{"action":"cancel"}"#).await;
+                    let (path, body) = manage(&c, &id, "cancel");
+                    let (status, _) = call(&mut c.tx, "POST", &path, &c.token.clone(), &body).await;
                     assert_eq!(status, 200, "cancel failed");
                 }
                 c
@@ -137,6 +147,16 @@ async fn trim(conns: Vec<Conn>, per_conn: usize) -> Vec<Conn> {
         back.push(t.await.expect("task"));
     }
     back
+}
+
+/// A management request in the connection's revision: the action in the body (seed) or in the
+/// path with an empty body, as matrix-js-sdk 43 sends it (merged).
+fn manage(c: &Conn, id: &str, action: &str) -> (String, String) {
+    if c.merged {
+        (format!("/_matrix/client/v1/delayed_events/{id}/{action}"), String::new())
+    } else {
+        (format!("/_matrix/client/v1/delayed_events/{id}"), format!(r#"{{"action":"{action}"}}"#))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -151,11 +171,20 @@ async fn step(c: &mut Conn, work: Work, i: u64) -> bool {
         Work::Versions => call(&mut c.tx, "GET", "/_matrix/client/versions", "", "").await.0 == 200,
         Work::Schedule { delay_ms } => {
             c.next_txn += 1;
-            let path = format!(
-                "/_matrix/client/v3/rooms/{}/send/m.room.message/b{}?delay={delay_ms}",
-                c.room, c.next_txn
-            );
-            let (status, body) = call(&mut c.tx, "PUT", &path, &c.token.clone(), r#"{"body":"x"}"#).await;
+            let (path, body) = if c.merged {
+                let path = format!(
+                    "/_matrix/client/v3/rooms/{}/delayed_event/m.room.message/b{}",
+                    c.room, c.next_txn
+                );
+                (path, format!(r#"{{"delay_ms":{delay_ms},"content":{{"body":"x"}}}}"#))
+            } else {
+                let path = format!(
+                    "/_matrix/client/v3/rooms/{}/send/m.room.message/b{}?delay={delay_ms}",
+                    c.room, c.next_txn
+                );
+                (path, r#"{"body":"x"}"#.to_string())
+            };
+            let (status, body) = call(&mut c.tx, "PUT", &path, &c.token.clone(), &body).await;
             if status == 200 {
                 c.ids.push(field(&body, "delay_id"));
             }
@@ -164,8 +193,8 @@ async fn step(c: &mut Conn, work: Work, i: u64) -> bool {
         Work::Restart => {
             // A pseudo-random pick spreads restarts over the whole index.
             let k = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as usize % c.ids.len();
-            let path = format!("/_matrix/client/v1/delayed_events/{}", c.ids[k]);
-            call(&mut c.tx, "POST", &path, &c.token.clone(), r#"{"action":"restart"}"#).await.0 == 200
+            let (path, body) = manage(c, &c.ids[k], "restart");
+            call(&mut c.tx, "POST", &path, &c.token.clone(), &body).await.0 == 200
         }
     }
 }
@@ -278,7 +307,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 async fn lateness(n_conns: usize, events: usize) {
     let server = start_server("100000000");
-    let conns = setup(&server.addr, n_conns, "late").await;
+    let conns = setup(&server, n_conns, "late").await;
     let per = events / n_conns;
     // Due times spread over 10 s, starting 10 s out: all are outstanding before the first fires.
     let t0 = Instant::now();
@@ -351,8 +380,12 @@ async fn main() {
     );
 
     // Finalised records are not kept here, so churn does not grow memory between levels.
+    if arg("--compare-revisions", 0) == 1 {
+        return compare_revisions(n, secs, arg("--repeat", 3) as usize, arg("--level", 10_000) as usize)
+            .await;
+    }
     let server = start_server("0");
-    let conns = setup(&server.addr, n, "bench").await;
+    let conns = setup(&server, n, "bench").await;
     let reps = arg("--repeat", 3) as usize;
     let (mut conns, versions, _) = median(conns, Work::Versions, secs, reps, 0).await;
     println!("GET /versions: {versions} (ceiling)");
@@ -379,7 +412,7 @@ async fn main() {
     }
     // Memory on a fresh server: RSS growth per scheduled event.
     let server = start_server("100000000");
-    let conns = setup(&server.addr, n, "mem").await;
+    let conns = setup(&server, n, "mem").await;
     let before = rss_kib(&server);
     let conns = fill(conns, max_level.div_ceil(n), 86_400_000).await;
     let held: usize = conns.iter().map(|c| c.ids.len()).sum();
@@ -393,4 +426,38 @@ async fn main() {
     drop(conns);
     drop(server);
     lateness(100, late_events).await;
+}
+
+/// The two revisions side by side at `level` outstanding events: every timed run of one server is
+/// followed by the same run on the other, so drift of the machine hits both alike.
+async fn compare_revisions(n: usize, secs: f64, reps: usize, level: usize) {
+    let seed = start_server_in("0", "2025-07-09");
+    let merged = start_server_in("0", "2026-07-10");
+    let per_conn = level.div_ceil(n);
+    let mut a = fill(setup(&seed, n, "seed").await, per_conn, 86_400_000).await;
+    let mut b = fill(setup(&merged, n, "merged").await, per_conn, 86_400_000).await;
+    let works = [("restart", Work::Restart), ("schedule", Work::Schedule { delay_ms: 86_400_000 })];
+    for (name, work) in works {
+        let (mut ra, mut rb) = (Vec::new(), Vec::new());
+        for rep in 0..=reps {
+            let t = if rep == 0 { 1.0 } else { secs };
+            let (c, rate) = measure(a, work, t).await;
+            a = trim(c, per_conn).await;
+            let (c, rate_b) = measure(b, work, t).await;
+            b = trim(c, per_conn).await;
+            if rep > 0 {
+                ra.push(rate);
+                rb.push(rate_b);
+            }
+        }
+        let rate = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            Rate { median: v[v.len() / 2], min: v[0], max: v[v.len() - 1] }
+        };
+        let (sa, sb) = (rate(ra), rate(rb));
+        println!(
+            "{name:>8} at {level} outstanding: 2025-07-09 {sa}, 2026-07-10 {sb}: merged/seed {:.0}%",
+            100.0 * sb.median / sa.median
+        );
+    }
 }

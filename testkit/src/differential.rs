@@ -639,6 +639,17 @@ pub fn run_with(prefix: Prefix, faults: reference_server::faults::Faults, ops: &
     run_tweaked(Revision::Rev2025_07_09, prefix, |s| s.faults = faults, ops)
 }
 
+/// The same in `revision`.
+#[cfg(feature = "faults")]
+pub fn run_in_with(
+    revision: Revision,
+    prefix: Prefix,
+    faults: reference_server::faults::Faults,
+    ops: &[Op],
+) -> Result<(), String> {
+    run_tweaked(revision, prefix, |s| s.faults = faults, ops)
+}
+
 fn run_tweaked(
     revision: Revision,
     prefix: Prefix,

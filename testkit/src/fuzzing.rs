@@ -7,6 +7,7 @@ use arbitrary::Arbitrary;
 use serde_json::{json, Value};
 use spec_model::op::{DelayParam, DelayRef, From, Op};
 use spec_model::power::PowerChange;
+use spec_model::revision::Revision;
 use spec_model::types::{
     Action, ContentId, DelayId, DeviceId, EventKind, EventType, Prefix, RoomId, StateKey, TxnId, UserId,
 };
@@ -20,6 +21,7 @@ pub enum Segment {
     Delay(u8),
     User(u8),
     Junk(String),
+    Event(u8),
 }
 
 pub const SEGMENTS: &[&str] = &[
@@ -59,6 +61,12 @@ pub const SEGMENTS: &[&str] = &[
     "%00",
     "%2F",
     "..",
+    // The merged revision's (SCH-12, MGT-11) and the sender's other views (SRV-14).
+    "delayed_event",
+    "restart",
+    "cancel",
+    "event",
+    "context",
 ];
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -123,6 +131,8 @@ impl JsonTree {
 #[derive(Arbitrary, Debug, Clone)]
 pub struct HttpRequest {
     pub method: u8,
+    /// The low 7 bits pick the prefix; the high bit serves the merged revision (a layout that
+    /// keeps every older input decoding as before).
     pub prefix: u8,
     pub path: Vec<Segment>,
     pub query: Vec<(u8, QueryValue)>,
@@ -146,34 +156,51 @@ const QUERY_KEYS: &[&str] = &[
     "username",
 ];
 
-/// A fixture: two users, a room, a scheduled delayed state event and message, one finalised.
+/// A fixture: two users, a room, a scheduled delayed state event and message, one finalised, in
+/// either revision.
 struct Fixture {
     t: T,
     tokens: Vec<String>,
     rooms: Vec<String>,
     delays: Vec<String>,
     users: Vec<String>,
+    events: Vec<String>,
 }
 
-async fn fixture() -> Fixture {
-    let t = T::with(settings()).await;
+async fn fixture(merged: bool) -> Fixture {
+    use reference_server::config::{Revision, Settings};
+    let revision = if merged { Revision::Rev2026_07_10 } else { Revision::Rev2025_07_09 };
+    let t = T::with(Settings { revision, ..settings() }).await;
     let a = t.user("a").await;
     let b = t.user("b").await;
     let room = t.room(&a, &[&b]).await;
-    let d1 = t.schedule_state(&a, &room, &a.id, 5000, json!({"v": 1})).await.body["delay_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let d2 = t.schedule_message(&b, &room, "t", 100).await.body["delay_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (d1, d2) = if merged {
+        let path = |t: &str, txn: &str| format!("/_matrix/client/v3/rooms/{room}/delayed_event/{t}/{txn}");
+        let state = json!({ "delay_ms": 5000, "state_key": a.id, "content": { "v": 1 } });
+        let d1 = t.put(&a, &path("m.rtc.member", "s"), state).await;
+        let d2 = t.put(&b, &path("m.room.message", "t"), json!({ "delay_ms": 100, "content": {} })).await;
+        (d1, d2)
+    } else {
+        (
+            t.schedule_state(&a, &room, &a.id, 5000, json!({"v": 1})).await,
+            t.schedule_message(&b, &room, "t", 100).await,
+        )
+    };
+    let id = |r: crate::harness::Resp| r.body["delay_id"].as_str().unwrap_or_default().to_string();
+    let (d1, d2) = (id(d1), id(d2));
     t.sleep(100).await;
+    let events = t
+        .timeline(&a, &room)
+        .await
+        .iter()
+        .filter_map(|e| e["event_id"].as_str().map(str::to_string))
+        .collect();
     Fixture {
         tokens: vec![a.token.clone(), b.token.clone()],
         rooms: vec![room],
         delays: vec![d1, d2],
         users: vec![a.id, b.id],
+        events,
         t,
     }
 }
@@ -195,7 +222,7 @@ fn encode(s: &str) -> String {
 /// afterwards. Nothing depends on the wall clock, so a loaded machine cannot fail an input.
 pub fn http_request(input: &HttpRequest) -> Result<(), String> {
     crate::harness::on_virtual_time(async {
-        let f = fixture().await;
+        let f = fixture(input.prefix & 0x80 != 0).await;
         let methods = ["GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "HEAD"];
         let method = methods[input.method as usize % methods.len()];
         let prefixes = [
@@ -205,7 +232,7 @@ pub fn http_request(input: &HttpRequest) -> Result<(), String> {
             "/_matrix/client",
             "",
         ];
-        let mut path = prefixes[input.prefix as usize % prefixes.len()].to_string();
+        let mut path = prefixes[(input.prefix & 0x7f) as usize % prefixes.len()].to_string();
         for seg in input.path.iter().take(8) {
             let s = match seg {
                 Segment::Known(i) => SEGMENTS[*i as usize % SEGMENTS.len()].to_string(),
@@ -213,6 +240,7 @@ pub fn http_request(input: &HttpRequest) -> Result<(), String> {
                 Segment::Delay(i) => pick(&f.delays, *i).unwrap_or_default(),
                 Segment::User(i) => encode(&pick(&f.users, *i).unwrap_or_default()),
                 Segment::Junk(j) => encode(j),
+                Segment::Event(i) => encode(&pick(&f.events, *i).unwrap_or_default()),
             };
             path.push('/');
             path.push_str(&s);
@@ -317,6 +345,8 @@ pub enum FuzzOp {
     ListFinalised { user: u8, next: bool },
     Sync { user: u8, initial: bool, include: bool },
     Advance { ms: u16 },
+    Lookup { user: u8, delay: u8 },
+    Capabilities { user: u8 },
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -370,11 +400,7 @@ impl FuzzOp {
             },
             FuzzOp::Manage { user, delay: d, action } => Op::Manage {
                 user: u(user),
-                delay: if d == 255 {
-                    DelayRef::NeverIssued
-                } else {
-                    DelayRef::Issued(DelayId((d % 12) as u16))
-                },
+                delay: delay_ref(d),
                 action: [Action::Send, Action::Cancel, Action::Restart, Action::Other, Action::Missing]
                     [action as usize % 5],
             },
@@ -416,7 +442,38 @@ impl FuzzOp {
                 Op::Sync { user: u(user), initial, include_finalised: include }
             }
             FuzzOp::Advance { ms } => Op::Advance { ms: 1 + (ms as u64 % 7000) },
+            FuzzOp::Lookup { user, delay: d } => Op::Lookup { user: u(user), delay: delay_ref(d) },
+            FuzzOp::Capabilities { user } => Op::Capabilities { user: u(user) },
         }
+    }
+
+    /// The operation as `revision`'s clients can ask it: each revision's endpoints stand in for
+    /// the other's (the merged revision schedules state events with a transaction id, lists
+    /// without pages and looks up one id; the seed revision has no single lookup and no
+    /// capability), so every input exercises the revision it runs on.
+    pub fn op_in(self, revision: Revision) -> Op {
+        let op = self.op();
+        match (revision, op) {
+            (Revision::Rev2025_07_09, Op::Lookup { user, .. }) => {
+                Op::ListFinalised { user, from: From::Start }
+            }
+            (Revision::Rev2025_07_09, Op::Capabilities { user }) => Op::ListScheduledBare { user },
+            (
+                Revision::Rev2026_07_10,
+                Op::Schedule { user, device, room, kind, content, delay, txn: None },
+            ) => Op::Schedule { user, device, room, kind, content, delay, txn: Some(TxnId(content.0 % 3)) },
+            (Revision::Rev2026_07_10, Op::ListScheduled { user, .. }) => Op::ListScheduledBare { user },
+            (Revision::Rev2026_07_10, Op::ListFinalised { user, .. }) => Op::Capabilities { user },
+            (_, op) => op,
+        }
+    }
+}
+
+fn delay_ref(d: u8) -> DelayRef {
+    if d == 255 {
+        DelayRef::NeverIssued
+    } else {
+        DelayRef::Issued(DelayId((d % 12) as u16))
     }
 }
 
@@ -429,33 +486,49 @@ pub fn fault_from_env() -> reference_server::faults::Faults {
     named.map_or_else(Faults::none, |f| Faults::of(&[f]))
 }
 
-/// `differential`: the server must answer as the model says (both prefixes, alternating).
-pub fn differential(ops: &[FuzzOp], unstable: bool) -> Result<(), String> {
-    let ops: Vec<Op> = ops.iter().take(40).map(|o| o.op()).collect();
-    let prefix = if unstable { Prefix::Unstable } else { Prefix::Stable };
-    crate::differential::run(prefix, &ops)
+/// The first byte of a `differential` input: bit 0 the unstable surface, bit 1 the merged
+/// revision (bit 0 alone is what the target's older `bool` decoded to).
+pub fn surface(flags: u8) -> (Revision, Prefix) {
+    let revision = if flags & 2 != 0 { Revision::Rev2026_07_10 } else { Revision::Rev2025_07_09 };
+    (revision, if flags & 1 != 0 { Prefix::Unstable } else { Prefix::Stable })
+}
+
+/// `differential`: the server must answer as the model says (either revision, either surface).
+pub fn differential(ops: &[FuzzOp], flags: u8) -> Result<(), String> {
+    let (revision, prefix) = surface(flags);
+    let ops: Vec<Op> = ops.iter().take(40).map(|o| o.op_in(revision)).collect();
+    crate::differential::run_in(revision, prefix, &ops)
 }
 
 /// The same against a server with the planted `faults`.
 #[cfg(feature = "faults")]
 pub fn differential_with(
     ops: &[FuzzOp],
-    unstable: bool,
+    flags: u8,
     faults: reference_server::faults::Faults,
 ) -> Result<(), String> {
-    let ops: Vec<Op> = ops.iter().take(40).map(|o| o.op()).collect();
-    let prefix = if unstable { Prefix::Unstable } else { Prefix::Stable };
-    crate::differential::run_with(prefix, faults, &ops)
+    let (revision, prefix) = surface(flags);
+    let ops: Vec<Op> = ops.iter().take(40).map(|o| o.op_in(revision)).collect();
+    crate::differential::run_in_with(revision, prefix, faults, &ops)
 }
 
-/// `model`: the monitor never flags a step of the model itself.
+/// `model`: the monitor never flags a step of the model itself, in either revision.
 pub fn model(ops: &[FuzzOp]) -> Result<(), String> {
+    model_in(Revision::Rev2025_07_09, ops)?;
+    model_in(Revision::Rev2026_07_10, ops)
+}
+
+fn model_in(revision: Revision, ops: &[FuzzOp]) -> Result<(), String> {
     use spec_model::checker::monitor::{observe, Ghost};
-    let cfg = crate::differential::config(Prefix::Stable);
+    use spec_model::checker::properties::Violation;
+    let cfg = crate::differential::config_in(revision, Prefix::Stable);
+    // The monitor watches every property; a revision is judged by its own (the merged text has
+    // no `/sync` push, so PSH-1's bit means nothing there).
+    let judged = Violation::of(revision).fold(0, |m, v| m | v.bit());
     let mut state = spec_model::state::State::new(crate::differential::USERS, crate::differential::ROOMS);
     let mut ghost =
         Ghost { walks: vec![[None, None]; crate::differential::USERS as usize], ..Ghost::default() };
-    for op in ops.iter().take(200).map(|o| o.op()) {
+    for op in ops.iter().take(200).map(|o| o.op_in(revision)) {
         // The monitor tracks delay ids in 32-bit sets.
         if state.delayed.len() >= 32 && matches!(op, Op::Schedule { .. }) {
             continue;
@@ -476,8 +549,10 @@ pub fn model(ops: &[FuzzOp]) -> Result<(), String> {
         };
         let Some((next, step)) = spec_model::spec::step(&cfg, &state, &op) else { continue };
         ghost = observe(&cfg, &state, &op, &step, &next, &ghost);
-        if ghost.violations != 0 {
-            return Err(format!("{op:?}: the monitor flags violations {:#b}", ghost.violations));
+        if ghost.violations & judged != 0 {
+            let broken: Vec<_> =
+                Violation::of(revision).filter(|v| ghost.violations & v.bit() != 0).collect();
+            return Err(format!("{revision:?}, {op:?}: the monitor flags {broken:?}"));
         }
         state = next;
     }

@@ -70,9 +70,9 @@ fn delay(b: &mut Bytes, d: FuzzDelay) {
     };
 }
 
-/// One `FuzzOp` (13 variants, in declaration order).
+/// One `FuzzOp` (15 variants, in declaration order).
 pub fn fuzz_op(b: &mut Bytes, op: &FuzzOp) {
-    const N: u32 = 13;
+    const N: u32 = 15;
     match *op {
         FuzzOp::ScheduleState { user, room, key, content, delay: d } => {
             b.variant(0, N).u8(user).u8(room).u8(key).u8(content);
@@ -116,13 +116,19 @@ pub fn fuzz_op(b: &mut Bytes, op: &FuzzOp) {
         FuzzOp::Advance { ms } => {
             b.variant(12, N).u16(ms);
         }
+        FuzzOp::Lookup { user, delay } => {
+            b.variant(13, N).u8(user).u8(delay);
+        }
+        FuzzOp::Capabilities { user } => {
+            b.variant(14, N).u8(user);
+        }
     }
 }
 
-/// The input of the `differential` target: `(unstable, ops)`.
-pub fn differential_input(unstable: bool, ops: &[FuzzOp]) -> Vec<u8> {
+/// The input of the `differential` target: `(flags, ops)` (see `fuzzing::surface`).
+pub fn differential_input(flags: u8, ops: &[FuzzOp]) -> Vec<u8> {
     let mut b = Bytes::default();
-    b.bool(unstable).rest(ops, fuzz_op);
+    b.u8(flags).rest(ops, fuzz_op);
     b.0
 }
 
@@ -151,6 +157,10 @@ pub fn fuzz_op_of(op: &Op) -> Option<FuzzOp> {
         l if l < 100 => 1,
         _ => 2,
     };
+    let delay_ref = |d: DelayRef| match d {
+        DelayRef::Issued(id) => (id.0 % 12) as u8,
+        DelayRef::NeverIssued => 255,
+    };
     Some(match *op {
         Op::Schedule { user, device, room, kind, content, delay, txn } => match (kind.state_key, txn) {
             (Some(k), _) if kind.event_type == EventType::RtcMember => FuzzOp::ScheduleState {
@@ -172,10 +182,7 @@ pub fn fuzz_op_of(op: &Op) -> Option<FuzzOp> {
         },
         Op::Manage { user, delay, action } => FuzzOp::Manage {
             user: user.0,
-            delay: match delay {
-                DelayRef::Issued(id) => (id.0 % 12) as u8,
-                DelayRef::NeverIssued => 255,
-            },
+            delay: delay_ref(delay),
             action: match action {
                 Action::Send => 0,
                 Action::Cancel => 1,
@@ -217,11 +224,10 @@ pub fn fuzz_op_of(op: &Op) -> Option<FuzzOp> {
             FuzzOp::Sync { user: user.0, initial, include: include_finalised }
         }
         Op::Advance { ms } => FuzzOp::Advance { ms: ms.saturating_sub(1).min(u16::MAX as u64) as u16 },
+        Op::Lookup { user, delay } => FuzzOp::Lookup { user: user.0, delay: delay_ref(delay) },
+        Op::Capabilities { user } => FuzzOp::Capabilities { user: user.0 },
         Op::Fire { .. } | Op::Discard { .. } | Op::Drain => return None,
-        Op::Lookup { .. }
-        | Op::Capabilities { .. }
-        | Op::ServerRestart { .. }
-        | Op::AppserviceTransaction { .. } => return None,
+        Op::ServerRestart { .. } | Op::AppserviceTransaction { .. } => return None,
     })
 }
 
@@ -250,7 +256,7 @@ fn random_op(r: &mut Rng) -> FuzzOp {
         3 => FuzzDelay::Ms(-3),
         _ => FuzzDelay::Ms([1, 10, 100, 1000][r.below(4) as usize]),
     };
-    match r.below(26) {
+    match r.below(28) {
         0..=3 => FuzzOp::ScheduleState { user, room, key: r.below(12), content: r.below(3), delay: d },
         4..=6 => FuzzOp::ScheduleMessage {
             user,
@@ -276,13 +282,20 @@ fn random_op(r: &mut Rng) -> FuzzOp {
         19 => FuzzOp::ListScheduledBare { user },
         20 => FuzzOp::ListFinalised { user, next: r.below(2) == 1 },
         21 => FuzzOp::Sync { user, initial: r.below(2) == 1, include: r.below(3) > 0 },
+        22 => FuzzOp::Lookup { user, delay: if r.below(10) == 0 { 255 } else { r.below(8) } },
+        23 => FuzzOp::Capabilities { user },
         _ => FuzzOp::Advance { ms: [0u16, 8, 9, 99, 998, 999, 5999][r.below(7) as usize] },
     }
 }
 
-/// Operation sequences for `differential` and `model`: every witness trace of the model, then 24
-/// pseudo-random sequences of 8 to 40 operations.
-pub fn op_sequences(witnesses_json: &str) -> Result<Vec<(String, Vec<FuzzOp>)>, String> {
+/// Operation sequences for `differential` and `model`: every witness trace of one revision's
+/// model, then 24 pseudo-random sequences of 8 to 40 operations from `rng_seed`; the names start
+/// with `prefix`.
+pub fn op_sequences(
+    witnesses_json: &str,
+    prefix: &str,
+    rng_seed: u64,
+) -> Result<Vec<(String, Vec<FuzzOp>)>, String> {
     let doc: serde_json::Value = serde_json::from_str(witnesses_json).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for w in doc["witnesses"].as_array().ok_or("no witnesses")? {
@@ -294,13 +307,14 @@ pub fn op_sequences(witnesses_json: &str) -> Result<Vec<(String, Vec<FuzzOp>)>, 
             ops.extend(fuzz_op_of(&op));
         }
         if !ops.is_empty() {
-            out.push((format!("witness-{:02}-{}", out.len(), name.replace('/', "-").to_lowercase()), ops));
+            let name = name.replace('/', "-").to_lowercase();
+            out.push((format!("{prefix}witness-{:02}-{name}", out.len()), ops));
         }
     }
-    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut r = Rng(rng_seed);
     for i in 0..24 {
         let n = 8 + (r.below(33) as usize);
-        out.push((format!("random-{i:02}"), (0..n).map(|_| random_op(&mut r)).collect()));
+        out.push((format!("{prefix}random-{i:02}"), (0..n).map(|_| random_op(&mut r)).collect()));
     }
     Ok(out)
 }
@@ -315,11 +329,12 @@ pub fn http_request_input(req: &HttpRequest) -> Vec<u8> {
     b.u8(req.method).u8(req.prefix);
     b.items(&req.path, |b, s| {
         match s {
-            Segment::Known(i) => b.variant(0, 5).u8(*i),
-            Segment::Room(i) => b.variant(1, 5).u8(*i),
-            Segment::Delay(i) => b.variant(2, 5).u8(*i),
-            Segment::User(i) => b.variant(3, 5).u8(*i),
-            Segment::Junk(_) => b.variant(4, 5).u8(0), // not used by the seeds (strings)
+            Segment::Known(i) => b.variant(0, 6).u8(*i),
+            Segment::Room(i) => b.variant(1, 6).u8(*i),
+            Segment::Delay(i) => b.variant(2, 6).u8(*i),
+            Segment::User(i) => b.variant(3, 6).u8(*i),
+            Segment::Junk(_) => b.variant(4, 6).u8(0), // not used by the seeds (strings)
+            Segment::Event(i) => b.variant(5, 6).u8(*i),
         };
     });
     b.items(&req.query, |b, (k, v)| {
@@ -375,6 +390,9 @@ pub fn http_requests() -> Vec<(String, HttpRequest)> {
     let b_user = || Auth::Valid(1);
     let room_send = |t: &str, txn: &str| vec![k("rooms"), Segment::Room(0), k("send"), k(t), k(txn)];
     let room_state = |t: &str| vec![k("rooms"), Segment::Room(0), k("state"), k(t), Segment::User(0)];
+    let delayed = |t: &str, txn: &str| vec![k("rooms"), Segment::Room(0), k("delayed_event"), k(t), k(txn)];
+    // The high bit of the prefix serves the merged revision (`fuzzing::HttpRequest::prefix`).
+    const M: u8 = 0x80;
     vec![
         ("versions", r(GET, 3, vec![k("versions")], vec![], Auth::None, Body::Empty)),
         ("schedule-message", r(PUT, V3, room_send("m.room.message", "scheduled"), vec![(delay, QueryValue::Int(1000))], a(), json(r#"{"body":"x","msgtype":"m.text"}"#))),
@@ -424,6 +442,31 @@ pub fn http_requests() -> Vec<(String, HttpRequest)> {
         ("filter", r(POST, V3, vec![k("user"), Segment::User(0), k("filter")], vec![], a(), json(r#"{"finalised_events":false}"#))),
         ("path-traversal", r(GET, STABLE, vec![k(".."), k("%2F"), k("scheduled")], vec![], a(), Body::Empty)),
         ("logout", r(POST, V3, vec![k("logout")], vec![], b_user(), Body::Empty)),
+        ("event", r(GET, V3, vec![k("rooms"), Segment::Room(0), k("event"), Segment::Event(0)], vec![], a(), Body::Empty)),
+        ("context", r(GET, V3, vec![k("rooms"), Segment::Room(0), k("context"), Segment::Event(1)], vec![(limit, QueryValue::Int(3))], b_user(), Body::Empty)),
+        // The merged revision (SCH-12..17, MGT-11..14, LKP-1..4, DSC-4, SRV-14).
+        ("merged-schedule-message", r(PUT, M | V3, delayed("m.room.message", "scheduled"), vec![], a(), json(r#"{"delay_ms":1000,"content":{"body":"x"}}"#))),
+        ("merged-schedule-state", r(PUT, M | V3, delayed("m.rtc.member", "send"), vec![], a(), json(r#"{"delay_ms":5000,"state_key":"k","content":{}}"#))),
+        ("merged-schedule-retry", r(PUT, M | V3, delayed("m.room.message", "scheduled"), vec![], a(), Body::Empty)),
+        ("merged-schedule-no-delay", r(PUT, M | V3, delayed("m.room.message", "v3"), vec![], a(), json(r#"{"content":{}}"#))),
+        ("merged-schedule-zero", r(PUT, M | V3, delayed("m.room.message", "v3"), vec![], a(), json(r#"{"delay_ms":0,"content":{}}"#))),
+        ("merged-schedule-over-max", r(PUT, M | V3, delayed("m.room.message", "v3"), vec![], a(), json(r#"{"delay_ms":18446744073709551615,"content":{}}"#))),
+        ("merged-schedule-bad-content", r(PUT, M | V3, delayed("m.room.message", "v3"), vec![], a(), json(r#"{"delay_ms":10,"content":"x","state_key":5}"#))),
+        ("merged-schedule-no-token", r(PUT, M | V3, delayed("m.room.message", "v3"), vec![], Auth::None, json(r#"{"delay_ms":10,"content":{}}"#))),
+        ("merged-legacy-param", r(PUT, M | V3, room_send("m.room.message", "v1"), vec![(unstable_delay, QueryValue::Int(1000))], a(), json(r#"{"body":"legacy"}"#))),
+        ("merged-restart", r(POST, M | STABLE, vec![Segment::Delay(0), k("restart")], vec![], a(), Body::Empty)),
+        ("merged-send-unstable", r(POST, M | UNSTABLE, vec![Segment::Delay(0), k("send")], vec![], a(), json("{}"))),
+        ("merged-cancel-finalised", r(POST, M | STABLE, vec![Segment::Delay(1), k("cancel")], vec![], b_user(), Body::Empty)),
+        ("merged-unknown-action", r(POST, M | STABLE, vec![Segment::Delay(0), k("finalised")], vec![], a(), Body::Empty)),
+        ("merged-missing-action", r(POST, M | STABLE, vec![Segment::Delay(0)], vec![], a(), Body::Action(0))),
+        ("merged-others-action", r(POST, M | UNSTABLE, vec![Segment::Delay(0), k("cancel")], vec![], b_user(), Body::Empty)),
+        ("merged-lookup-scheduled", r(GET, M | STABLE, vec![Segment::Delay(0)], vec![], a(), Body::Empty)),
+        ("merged-lookup-finalised", r(GET, M | UNSTABLE, vec![Segment::Delay(1)], vec![], b_user(), Body::Empty)),
+        ("merged-lookup-others", r(GET, M | STABLE, vec![Segment::Delay(1)], vec![], a(), Body::Empty)),
+        ("merged-list", r(GET, M | STABLE, vec![], vec![], a(), Body::Empty)),
+        ("merged-capabilities", r(GET, M | V3, vec![k("capabilities")], vec![], a(), Body::Empty)),
+        ("merged-event", r(GET, M | V3, vec![k("rooms"), Segment::Room(0), k("event"), Segment::Event(255)], vec![], b_user(), Body::Empty)),
+        ("merged-context", r(GET, M | V3, vec![k("rooms"), Segment::Room(0), k("context"), Segment::Event(255)], vec![(limit, QueryValue::Int(4))], b_user(), Body::Empty)),
     ]
     .into_iter()
     .map(|(n, r)| (n.to_string(), r))

@@ -46,9 +46,7 @@ fn http_request_corpus() {
 
 #[test]
 fn differential_corpus() {
-    let n = replay::<(bool, Vec<FuzzOp>)>("differential", |(unstable, ops)| {
-        fuzzing::differential(ops, *unstable)
-    });
+    let n = replay::<(u8, Vec<FuzzOp>)>("differential", |(flags, ops)| fuzzing::differential(ops, *flags));
     assert!(n > 0);
 }
 

@@ -10,6 +10,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 const WITNESSES: &str = include_str!("../../conformance/witnesses.json");
+const WITNESSES_2026: &str = include_str!("../../conformance/witnesses-2026-07-10.json");
+
+/// Both revisions' sequences: the seed revision's named as before, the merged one's `merged-...`.
+fn sequences() -> Vec<(String, Vec<FuzzOp>)> {
+    let mut all = seeds::op_sequences(WITNESSES, "", 0x9E37_79B9_7F4A_7C15).expect("witnesses.json");
+    all.extend(
+        seeds::op_sequences(WITNESSES_2026, "merged-", 0x2026_0710_C0FF_EE11)
+            .expect("witnesses-2026-07-10.json"),
+    );
+    all
+}
 
 fn decoded<T: for<'a> Arbitrary<'a> + std::fmt::Debug>(bytes: &[u8]) -> String {
     match T::arbitrary_take_rest(Unstructured::new(bytes)) {
@@ -24,16 +35,16 @@ type Seed = (String, Vec<u8>, String);
 /// Every seed file per target.
 fn generated() -> BTreeMap<&'static str, Vec<Seed>> {
     let mut out: BTreeMap<&'static str, Vec<Seed>> = BTreeMap::new();
-    let sequences = seeds::op_sequences(WITNESSES).expect("witnesses.json");
-    for (name, ops) in &sequences {
+    for (name, ops) in &sequences() {
         // Alternate the surfaces by the number in the name (`witness-07-...`, `random-07`), so
-        // that a new witness does not flip the surface of every random seed.
-        let number: u32 = name.split('-').nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
-        let unstable = number % 2 == 1;
+        // that a new witness does not flip the surface of every random seed; `merged-` seeds run
+        // on the merged revision (`fuzzing::surface`).
+        let number: u32 = name.split('-').find_map(|n| n.parse().ok()).unwrap_or(0);
+        let flags = u8::from(number % 2 == 1) | if name.starts_with("merged-") { 2 } else { 0 };
         out.entry("differential").or_default().push((
             name.clone(),
-            seeds::differential_input(unstable, ops),
-            format!("{:?}", (unstable, ops)),
+            seeds::differential_input(flags, ops),
+            format!("{:?}", (flags, ops)),
         ));
         out.entry("model").or_default().push((name.clone(), seeds::model_input(ops), format!("{ops:?}")));
     }
@@ -55,7 +66,7 @@ fn every_seed_decodes_to_exactly_the_value_it_encodes() {
     for (target, files) in generated() {
         for (name, bytes, want) in files {
             let got = match target {
-                "differential" => decoded::<(bool, Vec<FuzzOp>)>(&bytes),
+                "differential" => decoded::<(u8, Vec<FuzzOp>)>(&bytes),
                 "model" => decoded::<Vec<FuzzOp>>(&bytes),
                 "http_request" => decoded::<HttpRequest>(&bytes),
                 _ => decoded::<ParserInput>(&bytes),
@@ -67,7 +78,7 @@ fn every_seed_decodes_to_exactly_the_value_it_encodes() {
 
 #[test]
 fn the_seeds_reach_every_operation_and_parser() {
-    let sequences = seeds::op_sequences(WITNESSES).expect("witnesses.json");
+    let sequences = sequences();
     let total: usize = sequences.iter().map(|(_, ops)| ops.len()).sum();
     let mean = total as f64 / sequences.len() as f64;
     assert!(mean >= 8.0, "differential seeds average {mean:.1} operations");
@@ -77,7 +88,7 @@ fn the_seeds_reach_every_operation_and_parser() {
             ops.iter().map(|o| format!("{o:?}").split([' ', '{']).next().unwrap_or("").to_string())
         })
         .collect();
-    assert_eq!(kinds.len(), 13, "operation kinds seen: {kinds:?}");
+    assert_eq!(kinds.len(), 15, "operation kinds seen: {kinds:?}");
     let parsers: BTreeSet<String> = seeds::parser_inputs()
         .iter()
         .map(|(_, p)| format!("{p:?}").split('(').next().unwrap_or("").to_string())

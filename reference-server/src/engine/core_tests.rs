@@ -5,13 +5,15 @@ use super::events::Draft;
 use super::lifecycle::{Action, Schedule};
 use super::room_ops::CreateRoom;
 use super::{Engine, NoSignals};
-use crate::config::{RateLimits, Settings};
+use crate::config::{RateLimits, Revision, Settings};
 use crate::sync::Arc;
 
+fn settings() -> Settings {
+    Settings { rate_limits: RateLimits::off(), max_delayed_per_user: 100_000, ..Settings::default() }
+}
+
 fn engine() -> Engine {
-    let settings =
-        Settings { rate_limits: RateLimits::off(), max_delayed_per_user: 100_000, ..Settings::default() };
-    Engine::new(settings, Arc::new(NoSignals))
+    Engine::new(settings(), Arc::new(NoSignals))
 }
 
 fn message() -> Draft {
@@ -92,14 +94,21 @@ fn an_engine_with_scheduled_state_events_is_freed_when_dropped() {
     assert!(cell.upgrade().is_none(), "the room outlived the engine");
 }
 
-// covers: SRV-10
+// covers both: SRV-10
 // Would catch: a firing event stamped with its due time, or with a clock read taken before the
-// engine could insert it (the timer used to read the clock before waiting for the room's lock).
+// engine could insert it (the timer used to read the clock before waiting for the room's lock), in
+// either revision.
 #[test]
 fn a_late_firing_is_stamped_with_the_time_it_was_sent_not_the_due_time() {
+    for revision in [Revision::Rev2025_07_09, Revision::Rev2026_07_10] {
+        late_firing_in(revision);
+    }
+}
+
+fn late_firing_in(revision: Revision) {
     use crate::sync::lock;
     use std::sync::atomic::{AtomicU64, Ordering};
-    let e = Arc::new(engine());
+    let e = Arc::new(Engine::new(Settings { revision, ..settings() }, Arc::new(NoSignals)));
     let (s, room) = setup(&e);
     let id = schedule(&e, &s, &room, 1_000, 0);
     let now = Arc::new(AtomicU64::new(1_000));

@@ -37,6 +37,17 @@ pub struct Page {
     pub end: Option<u64>,
 }
 
+/// `/context`: an event with up to `limit` neighbours, split as Synapse splits them (half before,
+/// the rest after), and `/messages` tokens to paginate outwards from either end.
+pub struct Context {
+    pub before: Vec<Arc<Event>>,
+    pub event: Arc<Event>,
+    pub after: Vec<Arc<Event>>,
+    pub start: u64,
+    pub end: u64,
+    pub state: Vec<Arc<Event>>,
+}
+
 fn draft(event_type: &str, state_key: Option<&str>, content: Value) -> Draft {
     Draft { event_type: Arc::from(event_type), state_key: state_key.map(Arc::from), content: raw(&content) }
 }
@@ -372,6 +383,27 @@ impl Engine {
                 Page { chunk, start, end }
             }
         })
+    }
+
+    /// `/rooms/{roomId}/event/{eventId}` and `/context/{eventId}` (the latter with `limit` > 0).
+    /// Like `/messages`, only for current members: the server keeps no history visibility.
+    pub fn context(&self, s: &Session, room_id: &str, event_id: &str, limit: usize) -> Result<Context> {
+        let cell = self.joined_room(s, room_id)?;
+        let room = lock(&cell.room);
+        let t = &room.timeline;
+        let at = t
+            .iter()
+            .position(|e| &*e.event_id == event_id)
+            .ok_or_else(|| MatrixError::not_found("Event not found."))?;
+        let limit = limit.min(1000);
+        let before: Vec<Arc<Event>> = t[..at].iter().rev().take(limit / 2).cloned().collect();
+        let after: Vec<Arc<Event>> = t[at + 1..].iter().take(limit - limit / 2).cloned().collect();
+        let event = Arc::clone(&t[at]);
+        let start = before.last().unwrap_or(&event).stream.saturating_sub(1);
+        let end = after.last().unwrap_or(&event).stream;
+        let mut state: Vec<Arc<Event>> = room.state.values().cloned().collect();
+        state.sort_by_key(|e| e.stream);
+        Ok(Context { before, event, after, start, end, state })
     }
 
     /// The current end of the event stream.

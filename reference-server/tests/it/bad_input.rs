@@ -126,3 +126,184 @@ async fn non_ascii_and_large_numbers_in_content_are_kept() {
         t.timeline(&a, &room).await.into_iter().find(|e| e["event_id"] == item["event_id"]).expect("sent");
     assert_eq!(ev["content"], content);
 }
+
+/// What a merged-revision client can see of its state: the scheduled list, one record, the room.
+async fn merged_snapshot(t: &T, u: &User, room: &str, record: &str) -> (Value, Value, usize) {
+    let list = t.get(u, "/_matrix/client/v1/delayed_events").await.ok();
+    let one = t.get(u, &format!("/_matrix/client/v1/delayed_events/{record}")).await.ok();
+    (list, one, t.timeline(u, room).await.len())
+}
+
+// covers 2026-07-10: SCH-12 SCH-13 MGT-11 MGT-14 LKP-1 UNS-5 SEC-1
+// Would catch: a bad body, path, method or token on the merged revision's endpoints (on either
+// surface) answered with a non-Matrix error, a wrong code, the seed revision's codes, or a change of
+// state; `/event` and `/context` leaking another room or panicking on a bad `limit`.
+#[tokio::test(start_paused = true)]
+async fn bad_requests_to_the_merged_endpoints_get_matrix_errors_and_change_nothing() {
+    let merged = reference_server::config::Revision::Rev2026_07_10;
+    let t = T::with(Settings { max_body_bytes: 4096, max_delay_ms: 60_000, revision: merged, ..settings() })
+        .await;
+    let (a, b) = (t.user("a").await, t.user("b").await);
+    let room = t.room(&a, &[&b]).await;
+    let put = |txn: &str| format!("/_matrix/client/v3/rooms/{room}/delayed_event/m.rtc.member/{txn}");
+    let body = json!({ "delay_ms": 60_000, "state_key": "k", "content": {} });
+    let d = id(&t.put(&a, &put("first"), body).await);
+    let sent = id(&t.put(&a, &put("second"), json!({ "delay_ms": 1000, "content": {} })).await);
+    t.post(&a, &format!("/_matrix/client/v1/delayed_events/{sent}/send"), json!({})).await.ok();
+    let before = merged_snapshot(&t, &a, &room, &sent).await;
+    let tok = Some(a.token.as_str());
+    let j = |v: Value| serde_json::to_vec(&v).unwrap_or_default();
+    let mut cases: Vec<Case> = vec![
+        // PUT .../delayed_event bodies (SCH-13).
+        ("PUT", put("b1"), tok, b"not json".to_vec(), 400, "M_NOT_JSON"),
+        ("PUT", put("b2"), tok, b"[1]".to_vec(), 400, "M_BAD_JSON"),
+        ("PUT", put("b3"), tok, Vec::new(), 400, "M_NOT_JSON"),
+        ("PUT", put("b4"), tok, j(json!({ "content": {} })), 400, "M_MISSING_PARAM"),
+        ("PUT", put("b5"), tok, j(json!({ "delay_ms": 1000 })), 400, "M_MISSING_PARAM"),
+        ("PUT", put("b6"), tok, j(json!({ "delay_ms": 0, "content": {} })), 400, "M_INVALID_PARAM"),
+        ("PUT", put("b7"), tok, j(json!({ "delay_ms": -5, "content": {} })), 400, "M_INVALID_PARAM"),
+        ("PUT", put("b8"), tok, j(json!({ "delay_ms": "1000", "content": {} })), 400, "M_INVALID_PARAM"),
+        ("PUT", put("b9"), tok, j(json!({ "delay_ms": 1.5, "content": {} })), 400, "M_INVALID_PARAM"),
+        (
+            "PUT",
+            put("b10"),
+            tok,
+            b"{\"delay_ms\":18446744073709551616,\"content\":{}}".to_vec(),
+            400,
+            "M_INVALID_PARAM",
+        ),
+        ("PUT", put("b11"), tok, j(json!({ "delay_ms": null, "content": {} })), 400, "M_INVALID_PARAM"),
+        ("PUT", put("b12"), tok, j(json!({ "delay_ms": 1000, "content": [] })), 400, "M_BAD_JSON"),
+        ("PUT", put("b13"), tok, j(json!({ "delay_ms": 1000, "content": "x" })), 400, "M_BAD_JSON"),
+        (
+            "PUT",
+            put("b14"),
+            tok,
+            j(json!({ "delay_ms": 1000, "content": {}, "state_key": 7 })),
+            400,
+            "M_BAD_JSON",
+        ),
+        (
+            "PUT",
+            put("b15"),
+            tok,
+            j(json!({ "delay_ms": 1000, "content": {}, "state_key": "k".repeat(300) })),
+            400,
+            "M_INVALID_PARAM",
+        ),
+        (
+            "PUT",
+            put("b16"),
+            tok,
+            j(json!({ "delay_ms": 1000, "content": { "x": "y".repeat(5000) } })),
+            413,
+            "M_TOO_LARGE",
+        ),
+        // Above the maximum delay is 403 in this revision (SCH-15), also far above it.
+        ("PUT", put("b17"), tok, j(json!({ "delay_ms": 60_001, "content": {} })), 403, "M_FORBIDDEN"),
+        ("PUT", put("b18"), tok, j(json!({ "delay_ms": u64::MAX, "content": {} })), 403, "M_FORBIDDEN"),
+        // Paths, rooms and tokens.
+        (
+            "PUT",
+            format!("/_matrix/client/v3/rooms/{room}/delayed_event/{}/t", "t".repeat(300)),
+            tok,
+            j(json!({ "delay_ms": 1000, "content": {} })),
+            400,
+            "M_INVALID_PARAM",
+        ),
+        (
+            "PUT",
+            "/_matrix/client/v3/rooms/!nope:localhost/delayed_event/m.x/t".into(),
+            tok,
+            j(json!({ "delay_ms": 1000, "content": {} })),
+            403,
+            "M_FORBIDDEN",
+        ),
+        (
+            "PUT",
+            "/_matrix/client/v3/rooms/%ZZ/delayed_event/m.x/t".into(),
+            tok,
+            j(json!({ "delay_ms": 1000, "content": {} })),
+            403,
+            "M_FORBIDDEN",
+        ),
+        ("PUT", put("b19"), None, j(json!({ "delay_ms": 1000, "content": {} })), 401, "M_MISSING_TOKEN"),
+        (
+            "PUT",
+            put("b20"),
+            Some("nope"),
+            j(json!({ "delay_ms": 1000, "content": {} })),
+            401,
+            "M_UNKNOWN_TOKEN",
+        ),
+        ("GET", put("b21"), tok, Vec::new(), 405, "M_UNRECOGNIZED"),
+        (
+            "PUT",
+            format!("/_matrix/client/v3/rooms/{room}/delayed_event/m.x"),
+            tok,
+            j(json!({ "delay_ms": 1000, "content": {} })),
+            404,
+            "M_UNRECOGNIZED",
+        ),
+        // /event and /context (SRV-14's other views).
+        ("GET", format!("/_matrix/client/v3/rooms/{room}/event/$nope"), tok, Vec::new(), 404, "M_NOT_FOUND"),
+        (
+            "GET",
+            format!("/_matrix/client/v3/rooms/{room}/context/$nope"),
+            tok,
+            Vec::new(),
+            404,
+            "M_NOT_FOUND",
+        ),
+        (
+            "GET",
+            format!("/_matrix/client/v3/rooms/{room}/context/$nope?limit=-1"),
+            tok,
+            Vec::new(),
+            400,
+            "M_INVALID_PARAM",
+        ),
+        (
+            "GET",
+            "/_matrix/client/v3/rooms/!nope:localhost/event/$x".into(),
+            tok,
+            Vec::new(),
+            403,
+            "M_FORBIDDEN",
+        ),
+    ];
+    for prefix in
+        ["/_matrix/client/v1/delayed_events", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events"]
+    {
+        let bob = Some(b.token.as_str());
+        cases.extend([
+            // Per-action paths (MGT-11, MGT-14): unknown actions are no endpoint.
+            ("POST", format!("{prefix}/{d}/destroy"), tok, Vec::new(), 404, "M_UNRECOGNIZED"),
+            ("POST", format!("{prefix}/{d}/SEND"), tok, Vec::new(), 404, "M_UNRECOGNIZED"),
+            ("POST", format!("{prefix}/{d}"), tok, j(json!({ "action": "send" })), 405, "M_UNRECOGNIZED"),
+            ("GET", format!("{prefix}/{d}/send"), tok, Vec::new(), 405, "M_UNRECOGNIZED"),
+            ("POST", format!("{prefix}/{d}/cancel"), bob, Vec::new(), 404, "M_NOT_FOUND"),
+            ("POST", format!("{prefix}/{d}/cancel"), None, Vec::new(), 401, "M_MISSING_TOKEN"),
+            ("POST", format!("{prefix}/{}/cancel", "f".repeat(4000)), tok, Vec::new(), 404, "M_NOT_FOUND"),
+            ("POST", format!("{prefix}/%00/restart"), tok, Vec::new(), 404, "M_NOT_FOUND"),
+            ("POST", format!("{prefix}/%ff/restart"), tok, Vec::new(), 400, "M_INVALID_PARAM"),
+            // Lookups (LKP-1).
+            ("GET", format!("{prefix}/{d}"), bob, Vec::new(), 404, "M_NOT_FOUND"),
+            ("GET", format!("{prefix}/0000"), tok, Vec::new(), 404, "M_NOT_FOUND"),
+            ("GET", format!("{prefix}/{d}"), None, Vec::new(), 401, "M_MISSING_TOKEN"),
+            ("DELETE", format!("{prefix}/{d}"), tok, Vec::new(), 405, "M_UNRECOGNIZED"),
+            ("PUT", prefix.to_string(), tok, Vec::new(), 405, "M_UNRECOGNIZED"),
+        ]);
+    }
+    for (method, path, token, body, status, code) in cases {
+        let r = match token {
+            Some(tok) => raw_with_token(&t, method, &path, tok, body).await,
+            None => t.raw(method, &path, None, body).await,
+        };
+        let at = &path[..path.len().min(120)];
+        assert_eq!((r.status, r.body["errcode"].as_str()), (status, Some(code)), "{method} {at}: {}", r.body);
+        assert!(r.body["error"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", r.body);
+    }
+    assert_eq!(merged_snapshot(&t, &a, &room, &sent).await, before, "bad requests changed state");
+    t.invariants();
+}

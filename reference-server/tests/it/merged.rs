@@ -200,7 +200,8 @@ async fn every_class_is_rate_limited_and_timers_fire_on_time() {
 
 // covers 2026-07-10: SRV-14 UNS-5
 // Would catch: `delay_id` missing from the sender's copy (sent by the action or by the timer, in
-// `/sync` or `/messages`), shown to another user, or shown in the seed revision.
+// `/sync`, `/messages`, `/event` or `/context`), shown to another user, or shown in the seed
+// revision.
 #[tokio::test(start_paused = true)]
 async fn the_sender_alone_sees_the_delay_id_in_unsigned() {
     for revision in [Revision::Rev2026_07_10, Revision::Rev2025_07_09] {
@@ -226,9 +227,34 @@ async fn the_sender_alone_sees_the_delay_id_in_unsigned() {
         let sync = t.get(&a, "/_matrix/client/v3/sync").await.ok();
         let from_sync =
             sync["rooms"]["join"][&room]["timeline"]["events"].as_array().cloned().unwrap_or_default();
-        for (viewer, events) in
-            [("a", t.timeline(&a, &room).await), ("a/sync", from_sync), ("b", t.timeline(&b, &room).await)]
-        {
+        let ids: Vec<String> = t
+            .timeline(&a, &room)
+            .await
+            .iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .filter_map(|e| e["event_id"].as_str().map(str::to_string))
+            .collect();
+        let mut views = vec![
+            ("a", t.timeline(&a, &room).await),
+            ("a/sync", from_sync),
+            ("b", t.timeline(&b, &room).await),
+        ];
+        for (who, user) in [("a", &a), ("b", &b)] {
+            let (mut single, mut context, mut neighbours) = (vec![], vec![], vec![]);
+            for id in &ids {
+                single.push(t.get(user, &format!("{PUT}/{room}/event/{id}")).await.ok());
+                let c = t.get(user, &format!("{PUT}/{room}/context/{id}?limit=20")).await.ok();
+                context.push(c["event"].clone());
+                for side in ["events_before", "events_after"] {
+                    neighbours.extend(c[side].as_array().cloned().unwrap_or_default());
+                }
+            }
+            // Each message is the other's neighbour: together they are the two messages once.
+            neighbours.sort_by_key(|e| e["origin_server_ts"].as_u64());
+            neighbours.retain(|e| e["type"] == "m.room.message");
+            views.extend([(who, single), (who, context), (who, neighbours)]);
+        }
+        for (viewer, events) in views {
             let shown: Vec<_> = events
                 .iter()
                 .filter(|e| e["type"] == "m.room.message")

@@ -2,7 +2,7 @@
 //! SCH-9, UNS-1), state reads, `/messages`, members.
 
 use crate::engine::accounts::{TxnPath, TxnResult};
-use crate::engine::events::{raw, Draft};
+use crate::engine::events::{raw, Draft, Event};
 use crate::engine::lifecycle::Schedule;
 use crate::engine::room_ops::{CreateRoom, Dir};
 use crate::error::{MatrixError, Surface};
@@ -395,6 +395,41 @@ async fn messages(
     Ok(Json(body))
 }
 
+// SRV-14: the sender sees `unsigned.delay_id` here as in `/sync` and `/messages`.
+async fn event(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    PathParams((room_id, event_id)): PathParams<(String, String)>,
+) -> ApiResult {
+    let c = app.engine.context(&s, &room_id, &event_id, 0)?;
+    Ok(Json(render::event(&c.event, Some(&*s.account.user_id))))
+}
+
+async fn context(
+    State(app): State<AppState>,
+    Auth(s): Auth,
+    PathParams((room_id, event_id)): PathParams<(String, String)>,
+    q: Query,
+) -> ApiResult {
+    let limit = match q.get("limit")? {
+        None => 10,
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| MatrixError::invalid_param("limit must be a non-negative integer"))?,
+    };
+    let c = app.engine.context(&s, &room_id, &event_id, limit)?;
+    let viewer = Some(&*s.account.user_id);
+    let all = |events: &[Arc<Event>]| events.iter().map(|e| render::event(e, viewer)).collect::<Vec<_>>();
+    Ok(Json(json!({
+        "event": render::event(&c.event, viewer),
+        "events_before": all(&c.before),
+        "events_after": all(&c.after),
+        "start": format!("t{}", c.start),
+        "end": format!("t{}", c.end),
+        "state": c.state.iter().map(|e| render::event(e, None)).collect::<Vec<_>>(),
+    })))
+}
+
 async fn joined_members(
     State(app): State<AppState>,
     Auth(s): Auth,
@@ -432,6 +467,8 @@ pub fn routes() -> Router<AppState> {
         .route("/rooms/{room_id}/state/{event_type}/", put(put_state_empty_key).get(get_state_empty_key))
         .route("/rooms/{room_id}/state/{event_type}/{state_key}", put(put_state_keyed).get(get_state_keyed))
         .route("/rooms/{room_id}/messages", get(messages))
+        .route("/rooms/{room_id}/event/{event_id}", get(event))
+        .route("/rooms/{room_id}/context/{event_id}", get(context))
         .route("/rooms/{room_id}/joined_members", get(joined_members))
         .route("/rooms/{room_id}/members", get(members))
 }
