@@ -19,9 +19,22 @@ pub struct Context {
     pub max_delay: MaxDelay,
     /// Which lookups the server serves; scenarios observe timers through what there is.
     pub lookups: Lookups,
+    /// The revision judged (chosen by `--revision` or probed).
+    pub revision: spec_model::Revision,
+    /// The outstanding limit the server advertises in its capability (the merged revision).
+    pub advertised_outstanding: Option<u16>,
 }
 
 impl Context {
+    /// The per-user outstanding limit: as declared (`--max-outstanding`), else as advertised.
+    pub fn max_outstanding(&self) -> Option<u16> {
+        self.opts.max_outstanding.or(self.advertised_outstanding)
+    }
+
+    pub fn merged(&self) -> bool {
+        self.revision == spec_model::Revision::Rev2026_07_10
+    }
+
     /// One model time unit of a witness trace, in real milliseconds.
     pub fn unit_ms(&self) -> u64 {
         (500.0 * self.opts.time_scale).round().max(50.0) as u64
@@ -32,11 +45,10 @@ impl Context {
     /// the bound; the judge adds the DECIDED alternatives).
     pub fn model_config(&self) -> Config {
         Config {
-            // The suite judges the seed revision (the merged one: issue 16).
-            revision: spec_model::Revision::Rev2025_07_09,
+            revision: self.revision,
             prefix: self.surface.prefix,
             max_delay_ms: self.max_delay.known(),
-            max_outstanding_per_user: self.opts.max_outstanding,
+            max_outstanding_per_user: self.max_outstanding(),
             // The server's retention as declared (default: the recommended 7 days, longer than a
             // run); the per-user count (1000 recommended) is never reached by fresh users.
             // A retention of 0 means "may forget at once", which the judge handles (`forget_any`);

@@ -5,7 +5,8 @@
 //! ([`lockstep`]); timing verdicts use interval arithmetic on one clock at a time ([`timing`]);
 //! nothing counts before the feature gate and a positive control pass ([`checks::control`]).
 //! Hand-written checks cover what the model cannot generate ([`checks::input`]) and concurrent
-//! requests are checked for linearizability ([`checks::races`]).
+//! requests are checked for linearizability ([`checks::races`]). Either revision of the text is
+//! judged, chosen by `--revision` or probed ([`revision`]).
 
 pub mod checks;
 pub mod client;
@@ -16,6 +17,7 @@ pub mod options;
 pub mod outcome;
 pub mod provision;
 pub mod report;
+pub mod revision;
 pub mod runner;
 pub mod scenario;
 pub mod surface;

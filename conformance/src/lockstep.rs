@@ -317,8 +317,10 @@ fn matches(
             Ok(())
         }
         (Op::ListScheduledBare { .. }, Reply::BareScheduled(items)) => {
-            let want: Vec<Value> =
-                items.iter().map(|i| blank(&spec_model::render::scheduled_item(i))).collect();
+            let want: Vec<Value> = items
+                .iter()
+                .map(|i| blank(&spec_model::render::scheduled_item_in(i, cfg.revision)))
+                .collect();
             let got = known_items(&observed, "delayed_events", names)?;
             same_set(&want, &got, "delayed_events")
         }
@@ -478,7 +480,9 @@ pub fn blank(v: &Value) -> Value {
             let mut out = Map::new();
             for (k, x) in m {
                 let x = match k.as_str() {
-                    "running_since" | "origin_server_ts" if x.is_u64() => Value::from(0),
+                    "running_since" | "origin_server_ts" | "scheduled_at" | "finalised_ts" if x.is_u64() => {
+                        Value::from(0)
+                    }
                     "event_id" if x.is_string() => Value::from("$event"),
                     "content" => {
                         let mut c = blank(x);
@@ -520,12 +524,14 @@ fn comparable(v: &Value) -> Value {
 
 /// Does the server's `got` say what the model's `want` says? Objects may carry more keys than the
 /// model renders (Matrix clients ignore unknown keys; servers add later revisions' fields), except
-/// an `event_id` the model does not have (SCH-3: a delayed send answers no `event_id`).
+/// keys whose presence is the meaning: an `event_id` (SCH-3: a delayed send answers none; LKP-3:
+/// sent) and a lookup's `finalised_ts` or `error` object (LKP-3: finalised, failed).
 fn agrees(want: &Value, got: &Value) -> bool {
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => {
-            let no_extra_event_id = w.contains_key("event_id") || !g.contains_key("event_id");
-            no_extra_event_id && w.iter().all(|(k, wv)| g.get(k).is_some_and(|gv| agrees(wv, gv)))
+            let telling = ["event_id", "finalised_ts", "error"];
+            let no_extra = telling.iter().all(|k| w.contains_key(*k) || !g.contains_key(*k));
+            no_extra && w.iter().all(|(k, wv)| g.get(k).is_some_and(|gv| agrees(wv, gv)))
         }
         (Value::Array(w), Value::Array(g)) => {
             w.len() == g.len() && w.iter().zip(g).all(|(a, b)| agrees(a, b))

@@ -14,6 +14,20 @@ pub enum PrefixChoice {
     Unstable,
 }
 
+/// Which text of MSC4140 to judge the server by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RevisionChoice {
+    /// Probe the server without side effects (`/versions`, the capability, which endpoints
+    /// answer) and judge it by the revision it is closest to; the report says why.
+    Auto,
+    /// The seed revision (query-parameter scheduling, the action in the body, paginated lists).
+    #[value(name = "2025-07-09")]
+    Rev2025_07_09,
+    /// The merged revision (`PUT .../delayed_event`, per-action paths, single lookups).
+    #[value(name = "2026-07-10")]
+    Rev2026_07_10,
+}
+
 #[derive(Clone, Debug, Parser)]
 #[command(
     name = "msc4140-conformance",
@@ -34,6 +48,9 @@ pub struct Options {
     pub users: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = PrefixChoice::Auto)]
     pub prefix: PrefixChoice,
+    /// The revision of the text to judge by.
+    #[arg(long, value_enum, default_value_t = RevisionChoice::Auto)]
+    pub revision: RevisionChoice,
     /// How late after its due time the server may send a delayed event (SRV-9).
     #[arg(long, default_value_t = 30_000)]
     pub max_lateness_ms: u64,

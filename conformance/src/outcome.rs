@@ -4,7 +4,8 @@
 //! requirements it breaks and the check's own.
 
 use serde::Serialize;
-use spec_model::requirements::catalogue;
+use spec_model::requirements::catalogue_of;
+use spec_model::Revision;
 use std::collections::BTreeSet;
 
 /// A part of a requirement a check must see before it can say the requirement holds.
@@ -97,13 +98,24 @@ impl Level {
         }
     }
 
+    /// A catalogue level: `MUST`, ..., or a split one such as `SHOULD (shape MUST)` (a SHOULD
+    /// to have, a MUST once had): the strictest it names, since a check judges the part it observes
+    /// and the suite only observes a limit that is there.
     fn parse(s: &str) -> Option<Level> {
-        Level::ALL.into_iter().find(|l| l.label() == s)
+        Level::ALL
+            .into_iter()
+            .find(|l| s.split(|c: char| !c.is_ascii_alphabetic()).any(|word| word == l.label()))
     }
 
-    /// The strongest level among `ids` (a check fails as seriously as its strongest requirement).
+    /// The strongest level among `ids` in the seed revision's catalogue.
     pub fn of(ids: &[String]) -> Level {
-        let cat = catalogue();
+        Level::of_in(Revision::Rev2025_07_09, ids)
+    }
+
+    /// The strongest level among `ids` in `revision`'s catalogue (a check fails as seriously as
+    /// its strongest requirement; the two catalogues share ids but not always levels).
+    pub fn of_in(revision: Revision, ids: &[String]) -> Level {
+        let cat = catalogue_of(revision);
         ids.iter()
             .filter_map(|id| cat.iter().find(|r| &r.id == id).and_then(|r| Level::parse(&r.level)))
             .min()
@@ -138,6 +150,8 @@ pub struct CheckInfo {
     pub level: Level,
     /// What must be observed before the check may PASS.
     pub clauses: BTreeSet<Clause>,
+    /// The revision whose catalogue gives the levels.
+    pub revision: Revision,
 }
 
 impl CheckInfo {
@@ -151,7 +165,15 @@ impl CheckInfo {
             requirements,
             also_covers: Vec::new(),
             clauses,
+            revision: Revision::Rev2025_07_09,
         }
+    }
+
+    /// The same check judged against `revision`'s catalogue.
+    pub fn in_revision(mut self, revision: Revision) -> Self {
+        self.revision = revision;
+        self.level = Level::of_in(revision, &self.requirements);
+        self
     }
 
     /// Replace the required clauses (hand-written checks that know theirs).
@@ -194,12 +216,12 @@ impl CheckInfo {
         let mut level = self.level;
         let mut named = Vec::new();
         if verdict == Verdict::Fail {
-            let known = catalogue();
+            let known = catalogue_of(self.revision);
             let head = detail.split_once(": ").map_or("", |(h, _)| h);
             let broken: Vec<String> =
                 head.split('/').filter(|id| known.iter().any(|r| r.id == *id)).map(str::to_string).collect();
             if !broken.is_empty() {
-                level = level.min(Level::of(&broken));
+                level = level.min(Level::of_in(self.revision, &broken));
                 named.clone_from(&broken);
                 for id in broken {
                     if !requirements.contains(&id) {

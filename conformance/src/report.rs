@@ -3,7 +3,8 @@
 
 use crate::outcome::{CheckResult, Level, Verdict};
 use serde::Serialize;
-use spec_model::requirements::catalogue;
+use spec_model::requirements::catalogue_of;
+use spec_model::Revision;
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -12,6 +13,12 @@ pub struct Report {
     pub homeserver: String,
     pub spec_versions: Vec<String>,
     pub profile: &'static str,
+    /// The revision judged, and why (`--revision` or what the probes showed).
+    pub revision: Revision,
+    pub revision_reasons: Vec<String>,
+    /// SCH-20: what the server does with the earlier revisions' `delay` query parameter (merged
+    /// revision only; information, not a verdict).
+    pub legacy_parameter: Option<String>,
     pub prefix: String,
     pub max_delay_ms: Option<u64>,
     pub lookups: crate::checks::control::Lookups,
@@ -33,6 +40,9 @@ impl Report {
             homeserver: homeserver.to_string(),
             spec_versions,
             profile: "rev-2025-07-09",
+            revision: Revision::Rev2025_07_09,
+            revision_reasons: Vec::new(),
+            legacy_parameter: None,
             prefix: String::new(),
             max_delay_ms: None,
             lookups: Default::default(),
@@ -43,6 +53,16 @@ impl Report {
 
     pub fn push(&mut self, r: CheckResult) {
         self.results.push(r);
+    }
+
+    /// The revision judged (its profile name and catalogue).
+    pub fn judged(&mut self, revision: Revision, reasons: Vec<String>) {
+        self.revision = revision;
+        self.profile = match revision {
+            Revision::Rev2025_07_09 => "rev-2025-07-09",
+            Revision::Rev2026_07_10 => "rev-2026-07-10",
+        };
+        self.revision_reasons = reasons;
     }
 
     pub fn finish(mut self, epoch: Instant, prefix: &str) -> Self {
@@ -91,6 +111,12 @@ impl Report {
             self.prefix,
             self.elapsed_ms as f64 / 1000.0
         );
+        for r in &self.revision_reasons {
+            let _ = writeln!(s, "revision: {r}");
+        }
+        if let Some(l) = &self.legacy_parameter {
+            let _ = writeln!(s, "SCH-20, the legacy `delay` parameter (information): {l}");
+        }
         for r in self.results.iter().filter(|r| r.verdict != Verdict::Pass) {
             let _ = writeln!(s, "{}", line(r));
         }
@@ -173,6 +199,13 @@ impl Report {
             self.elapsed_ms as f64 / 1000.0,
             self.spec_versions.join(", ")
         );
+        for r in &self.revision_reasons {
+            let _ = writeln!(s, "- revision: {r}");
+        }
+        if let Some(l) = &self.legacy_parameter {
+            let _ = writeln!(s, "- SCH-20, the legacy `delay` parameter: {l}");
+        }
+        let _ = writeln!(s);
         let _ = writeln!(s, "| level | pass | fail | not applicable | error |\n|---|---|---|---|---|");
         for level in Level::ALL {
             let c = self.counts(Some(level));
@@ -207,7 +240,7 @@ impl Report {
             s,
             "\n## Requirement coverage\n\n| requirement | level | verdict | checks about it | observed |\n|---|---|---|---|---|"
         );
-        for req in catalogue() {
+        for req in catalogue_of(self.revision) {
             let (verdict, own, observed) = self.requirement_verdict(&req.id);
             let _ = writeln!(s, "| {} | {} | {verdict} | {own} | {observed} |", req.id, req.level);
         }

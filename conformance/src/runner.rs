@@ -38,9 +38,29 @@ pub async fn run(opts: Options) -> Result<Report, String> {
         PrefixChoice::Auto if versions.unstable_feature => Some(Prefix::Unstable),
         PrefixChoice::Auto => None,
     };
-    let doc = crate::witnesses::load()?;
+    let decision = match prefix {
+        Some(_) => match source.take(&client, 1).await {
+            Ok(people) => {
+                let d =
+                    crate::revision::decide(&client, &versions, &people[0].access_token, opts.revision).await;
+                source.release(&people);
+                d
+            }
+            // The positive control will report it; the choice stands or the default applies.
+            Err(e) => crate::revision::without_probing(opts.revision, format!("no user to probe with: {e}")),
+        },
+        None => {
+            crate::revision::without_probing(opts.revision, "the server does not advertise MSC4140".into())
+        }
+    };
+    if !opts.quiet {
+        eprintln!("judging revision {}: {}", decision.revision, decision.reasons.join("; "));
+    }
+    let merged = decision.revision == spec_model::Revision::Rev2026_07_10;
+    let doc = crate::witnesses::load_for(decision.revision)?;
     let selected: Vec<Check> = checks::all(&doc).into_iter().filter(|c| selected(&opts, &c.info())).collect();
     let mut report = Report::new(&opts.homeserver, versions.versions.clone());
+    report.judged(decision.revision, decision.reasons.clone());
     let Some(prefix) = prefix else {
         let why =
             "the server does not advertise org.matrix.msc4140 in /versions (use --prefix to test anyway)";
@@ -53,7 +73,7 @@ pub async fn run(opts: Options) -> Result<Report, String> {
         }
         return Ok(report.finish(epoch, "none"));
     };
-    let surface = Surface { prefix };
+    let surface = Surface { prefix, merged };
     report.prefix = surface.name().to_string();
     let jobs = opts.jobs.max(1);
     let mut ctx = Context {
@@ -64,29 +84,38 @@ pub async fn run(opts: Options) -> Result<Report, String> {
         run_id,
         max_delay: control::MaxDelay::None,
         lookups: Default::default(),
+        revision: decision.revision,
+        advertised_outstanding: None,
     };
 
     let control = control::positive_control(&ctx).await;
     let control_failed = control.verdict != Verdict::Pass;
+    let discovery_info = if merged { control::merged_discovery_info() } else { control::discovery_info() };
     let discovery = match (prefix, versions.unstable_feature, control_failed) {
-        (_, true, _) => control::discovery_info().pass(
-            &std::collections::BTreeSet::from([crate::outcome::Clause::Answer]),
-            "",
-            0,
-        ),
-        (Prefix::Unstable, false, false) => control::discovery_info().result(
+        (_, true, _) => {
+            discovery_info.pass(&std::collections::BTreeSet::from([crate::outcome::Clause::Answer]), "", 0)
+        }
+        (Prefix::Unstable, false, false) => discovery_info.result(
             Verdict::Fail,
             "the unstable endpoints work but /versions does not list org.matrix.msc4140",
             0,
         ),
-        _ => control::discovery_info().result(Verdict::NotApplicable, "the unstable prefix is not served", 0),
+        _ => discovery_info.result(Verdict::NotApplicable, "the unstable prefix is not served", 0),
     };
     report.push(discovery);
     report.push(control);
+    if merged {
+        // Information even when nothing else can be judged: how far from the merged text it is.
+        report.legacy_parameter = Some(crate::checks::merged::legacy_parameter(&ctx).await);
+    }
     if control_failed {
         let why = "the positive control failed: nothing else can be judged";
-        report.push(control::max_delay_shape_info(prefix).result(Verdict::NotApplicable, why, 0));
-        report.push(control::max_delay_info().result(Verdict::NotApplicable, why, 0));
+        if merged {
+            report.push(crate::checks::merged::max_delay_info().result(Verdict::NotApplicable, why, 0));
+        } else {
+            report.push(control::max_delay_shape_info(prefix).result(Verdict::NotApplicable, why, 0));
+            report.push(control::max_delay_info().result(Verdict::NotApplicable, why, 0));
+        }
         for c in &selected {
             report.push(c.info().result(
                 Verdict::NotApplicable,
@@ -98,13 +127,25 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     }
     ctx.lookups = control::probe_lookups(&ctx).await?;
     report.lookups = ctx.lookups;
-    match control::probe_max_delay(&ctx).await {
-        Ok(max) => {
-            ctx.max_delay = max.clone();
-            report.max_delay_ms = max.known();
-            report.results.extend(control::max_delay_verdicts(&max, prefix));
+    if merged {
+        match crate::checks::merged::probe_max_delay(&ctx).await {
+            Ok((max, outstanding)) => {
+                ctx.max_delay = max.clone();
+                ctx.advertised_outstanding = outstanding;
+                report.max_delay_ms = max.known();
+                report.push(crate::checks::merged::max_delay_verdict(&max));
+            }
+            Err(e) => report.push(crate::checks::merged::max_delay_info().result(Verdict::Error, e, 0)),
         }
-        Err(e) => report.push(control::max_delay_info().result(Verdict::Error, e, 0)),
+    } else {
+        match control::probe_max_delay(&ctx).await {
+            Ok(max) => {
+                ctx.max_delay = max.clone();
+                report.max_delay_ms = max.known();
+                report.results.extend(control::max_delay_verdicts(&max, prefix));
+            }
+            Err(e) => report.push(control::max_delay_info().result(Verdict::Error, e, 0)),
+        }
     }
 
     let ctx = Arc::new(ctx);

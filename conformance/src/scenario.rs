@@ -217,6 +217,12 @@ impl<'a> Scenario<'a> {
             Op::SetPower { user, room, change } => {
                 Some(crate::client::Body::Json(self.power_levels(*user, *room, *change).await?))
             }
+            // SCH-13: the merged revision carries the content inside the body.
+            Op::Schedule { kind, content, .. } if self.ctx.merged() => {
+                let mut body = model["body"].clone();
+                body["content"] = real_content(kind.event_type, *content);
+                Some(crate::client::Body::Json(body))
+            }
             Op::Schedule { kind, content, .. } => {
                 Some(crate::client::Body::Json(real_content(kind.event_type, *content)))
             }
@@ -305,6 +311,7 @@ impl<'a> Scenario<'a> {
             let limit = if self.at_outstanding_limit(op) {
                 // The answer at the declared limit has its own shape, a MUST wherever a limit is.
                 match self.ctx.surface.prefix {
+                    _ if self.ctx.merged() => "SCH-16: at the outstanding limit, ",
                     spec_model::types::Prefix::Unstable => "SCH-7/UNS-3: at the declared outstanding limit, ",
                     spec_model::types::Prefix::Stable => "SCH-7: at the declared outstanding limit, ",
                 }
@@ -348,7 +355,7 @@ impl<'a> Scenario<'a> {
     /// Whether `op` schedules for a user at the declared outstanding limit (SCH-7) in some
     /// explanation of the history so far.
     fn at_outstanding_limit(&self, op: &Op) -> bool {
-        match (op, self.ctx.opts.max_outstanding) {
+        match (op, self.ctx.max_outstanding()) {
             (Op::Schedule { user, .. }, Some(max)) => {
                 self.judge.states().any(|st| st.scheduled_count(*user) >= max as usize)
             }
@@ -363,8 +370,12 @@ impl<'a> Scenario<'a> {
         match op {
             Op::ListScheduled { .. } if !l.scheduled => "LST-1: the scheduled lookup is not served: ",
             Op::ListFinalised { .. } if !l.finalised => "LST-2: the finalised lookup is not served: ",
-            Op::ListScheduledBare { .. } if !l.bare => "LST-6: the bare unstable lookup is not served: ",
+            Op::ListScheduledBare { .. } if self.ctx.merged() && !l.list => "LKP-4: the list is not served: ",
+            Op::ListScheduledBare { .. } if !self.ctx.merged() && !l.bare => {
+                "LST-6: the bare unstable lookup is not served: "
+            }
             Op::Sync { .. } if !l.sync => "PSH-1: `/sync` carries no finalised events: ",
+            Op::Lookup { .. } if !l.single => "LKP-1: the single lookup is not served: ",
             _ => "",
         }
     }
@@ -437,6 +448,11 @@ impl<'a> Scenario<'a> {
                 self.finalised_seen.entry(id).or_insert((item.clone(), a.end));
             }
         }
+        if let (Op::Lookup { delay: DelayRef::Issued(id), .. }, 200) = (op, a.status) {
+            if let Some(item) = timing::finalised_from_lookup(&a.body) {
+                self.finalised_seen.entry(*id).or_insert((item, a.end));
+            }
+        }
     }
 
     /// Wait (polling the owner's finalised list) until `id` is finalised in every model candidate;
@@ -451,7 +467,7 @@ impl<'a> Scenario<'a> {
             if self.judge.finalised(id) == Some(true) {
                 return Ok(());
             }
-            let a = self.client_op(&self.poll_op(owner)?).await?;
+            let a = self.client_op(&self.poll_op(owner, id)?).await?;
             if self.judge.finalised(id) == Some(true) {
                 return Ok(());
             }
@@ -490,9 +506,18 @@ impl<'a> Scenario<'a> {
     /// The request that shows whether a timer fired: the finalised list when the server has one,
     /// else `/sync`'s finalised events, else a list of scheduled events (the event leaving it),
     /// the room telling the outcome.
-    fn poll_op(&self, owner: UserId) -> Result<Op> {
+    fn poll_op(&self, owner: UserId, id: DelayId) -> Result<Op> {
         let l = self.ctx.lookups;
-        if l.finalised {
+        if self.ctx.merged() {
+            // LKP-1: the merged revision looks the event itself up.
+            if l.single {
+                Ok(Op::Lookup { user: owner, delay: DelayRef::Issued(id) })
+            } else {
+                Err(Stop::Fail(
+                    "LKP-1: the server serves no single lookup, so no timer can be observed".into(),
+                ))
+            }
+        } else if l.finalised {
             Ok(Op::ListFinalised { user: owner, from: ListFrom::Start })
         } else if l.sync {
             Ok(Op::Sync { user: owner, initial: true, include_finalised: true })
@@ -631,7 +656,19 @@ impl<'a> Scenario<'a> {
             o.dedup();
             o
         };
-        for owner in owners {
+        if self.ctx.merged() && self.ctx.lookups.single {
+            let finalised: Vec<(DelayId, UserId)> = self
+                .judge
+                .any()
+                .ids()
+                .filter(|id| !self.finalised_seen.contains_key(id))
+                .filter_map(|id| self.judge.any().record(id).map(|d| (id, d.owner)))
+                .collect();
+            for (id, owner) in finalised {
+                self.client_op(&Op::Lookup { user: owner, delay: DelayRef::Issued(id) }).await?;
+            }
+        }
+        for owner in owners.into_iter().filter(|_| !self.ctx.merged()) {
             if self.ctx.lookups.finalised {
                 self.client_op(&Op::ListFinalised { user: owner, from: ListFrom::Start }).await?;
             } else if self.ctx.lookups.sync {
@@ -664,6 +701,7 @@ impl<'a> Scenario<'a> {
         let l = self.ctx.lookups;
         if info.clauses.contains(&Clause::Record)
             && !self.seen.contains(&Clause::Record)
+            && !self.ctx.merged()
             && !l.finalised
             && !l.sync
         {

@@ -8,6 +8,8 @@ use spec_model::types::Prefix;
 #[derive(Clone, Debug)]
 pub struct Surface {
     pub prefix: Prefix,
+    /// The merged revision's endpoints (`PUT .../delayed_event`, per-action paths).
+    pub merged: bool,
 }
 
 impl Surface {

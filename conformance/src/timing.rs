@@ -33,6 +33,34 @@ impl Arm {
 
 /// Check every finalised record the scenario saw: never early on either clock, and a sent event
 /// in the room exactly as scheduled (SRV-1, SRV-7).
+/// A merged-revision lookup of a finalised event (LKP-2) in the seed revision's finalised-item
+/// shape, which the checks below read; the outcome and reason follow from the fields as LKP-3
+/// says (sent by the timer when `finalised_ts >= scheduled_at + delay_ms`). `None` while the
+/// event is scheduled (no `finalised_ts`).
+pub fn finalised_from_lookup(body: &Value) -> Option<Value> {
+    let ts = body.get("finalised_ts")?.clone();
+    let since = body.get("scheduled_at").cloned().unwrap_or(Value::Null);
+    let delay = body.get("delay_ms").cloned().unwrap_or(Value::Null);
+    let sent = body.get("event_id").is_some();
+    let due = since.as_u64().zip(delay.as_u64()).map(|(s, d)| s.saturating_add(d));
+    let by_timer = sent && due.zip(ts.as_u64()).is_some_and(|(due, t)| t >= due);
+    let reason = match () {
+        _ if body.get("error").is_some() => "error",
+        _ if by_timer => "delay",
+        _ => "action",
+    };
+    let mut item = serde_json::json!({
+        "delayed_event": { "delay_id": body.get("delay_id"), "running_since": since, "delay": delay },
+        "outcome": if sent { "send" } else { "cancel" },
+        "reason": reason,
+        "origin_server_ts": ts,
+    });
+    if let Some(e) = body.get("event_id") {
+        item["event_id"] = e.clone();
+    }
+    Some(item)
+}
+
 pub async fn check_scenario(sc: &mut Scenario<'_>) -> Result<()> {
     let seen: Vec<(DelayId, Value, u64)> =
         sc.finalised_seen.iter().map(|(id, (v, at))| (*id, v.clone(), *at)).collect();

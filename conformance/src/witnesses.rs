@@ -44,6 +44,16 @@ pub fn load() -> Result<Document, String> {
     serde_json::from_str(COMMITTED).map_err(|e| format!("witnesses.json: {e}"))
 }
 
+/// The witnesses of `revision`'s model.
+pub fn load_for(revision: spec_model::Revision) -> Result<Document, String> {
+    match revision {
+        spec_model::Revision::Rev2025_07_09 => load(),
+        spec_model::Revision::Rev2026_07_10 => {
+            serde_json::from_str(COMMITTED_2026_07_10).map_err(|e| format!("witnesses-2026-07-10.json: {e}"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,6 +113,14 @@ faults! {
     BareListTruncated = "bare_list_truncated",
     /// The `send` action answers 200 and sends nothing (the feature does not work).
     SendActionNoop = "send_action_noop",
+    /// Merged revision: `/messages` shows `unsigned.delay_id` to every member, not the sender only.
+    DelayIdForEveryone = "delay_id_for_everyone",
+    /// Merged revision: a `delay_ms` that is not a positive integer is taken as 60 s.
+    LenientDelayMs = "lenient_delay_ms",
+    /// Merged revision: a delay over the maximum answers the seed revision's 400 instead of 403.
+    OverMaxIs400 = "over_max_is_400",
+    /// Merged revision: the capability is an empty object although limits apply.
+    CapabilityWithoutLimits = "capability_without_limits",
 }
 
 /// The faults switched on in a server (tests set them in `Settings::faults`; no flag or file can).

@@ -34,6 +34,26 @@ pub fn control_info() -> CheckInfo {
     .needs(&[Clause::Answer, Clause::Room])
 }
 
+/// The merged revision's positive control and discovery (its endpoints, its ids).
+pub fn merged_control_info() -> CheckInfo {
+    CheckInfo::new(
+        "control/delayed-event-send-action",
+        "positive control: PUT .../delayed_event, the send action in the path, the message in the room",
+        &["SCH-12", "SCH-14", "MGT-11"],
+    )
+    .needs(&[Clause::Answer, Clause::Room])
+    .in_revision(spec_model::Revision::Rev2026_07_10)
+}
+
+pub fn merged_discovery_info() -> CheckInfo {
+    CheckInfo::new(
+        "control/versions-advertises-msc4140",
+        "/versions lists org.matrix.msc4140 while the unstable prefix is served",
+        &["DSC-2"],
+    )
+    .in_revision(spec_model::Revision::Rev2026_07_10)
+}
+
 pub fn max_delay_info() -> CheckInfo {
     CheckInfo::new(
         "control/maximum-delay-at-most-a-month",
@@ -64,14 +84,30 @@ pub async fn user_with_room(ctx: &Context, n: usize) -> Result<(Vec<User>, Strin
 
 const CONTROL_BODY: &str = "msc4140 conformance";
 
+/// Schedule a message of `delay` ms as the surface's revision does: the query parameter (seed) or
+/// `PUT .../delayed_event` with `delay_ms` in the body (merged; a non-integer `delay` is sent as
+/// the string it is, which the server must refuse).
 pub fn schedule_message(surface: &Surface, room: &str, txn: &str, delay: &str, token: &str) -> Request {
+    let content = json!({"msgtype": "m.text", "body": CONTROL_BODY});
+    if surface.merged {
+        let path = format!(
+            "/_matrix/client/v3/rooms/{}/delayed_event/m.room.message/{}",
+            segment(room),
+            segment(txn)
+        );
+        let delay_ms = delay.parse::<u64>().map_or_else(|_| json!(delay), |ms| json!(ms));
+        return Request::put(path, json!({"delay_ms": delay_ms, "content": content})).auth(token);
+    }
     let path = format!("/_matrix/client/v3/rooms/{}/send/m.room.message/{}", segment(room), segment(txn));
-    Request::put(path, json!({"msgtype": "m.text", "body": CONTROL_BODY}))
-        .query(surface.delay_param(), delay)
-        .auth(token)
+    Request::put(path, content).query(surface.delay_param(), delay).auth(token)
 }
 
+/// An action: in the body (seed) or in the path with an empty object (merged, MGT-11).
 pub fn manage(surface: &Surface, id: &str, action: &str, token: &str) -> Request {
+    if surface.merged {
+        let path = format!("{}/{}/{}", surface.delayed(), segment(id), segment(action));
+        return Request::post(path, json!({})).auth(token);
+    }
     Request::post(format!("{}/{}", surface.delayed(), segment(id)), json!({"action": action})).auth(token)
 }
 
@@ -93,7 +129,7 @@ pub async fn scheduled_ids(ctx: &Context, token: &str, room: &str) -> Result<Vec
 }
 
 pub async fn positive_control(ctx: &Context) -> CheckResult {
-    let info = control_info();
+    let info = if ctx.merged() { merged_control_info() } else { control_info() };
     let t = ctx.client.now();
     let result = async {
         let (users, room) = user_with_room(ctx, 1).await?;
@@ -106,7 +142,9 @@ pub async fn positive_control(ctx: &Context) -> CheckResult {
             .await
             .map_err(|e| e.to_string())?;
         let Some(id) = a.body.get("delay_id").and_then(Value::as_str).map(str::to_string) else {
-            return Err(format!("scheduling with `{}` answered {}", s.delay_param(), a.short()));
+            let how =
+                if s.merged { "PUT .../delayed_event".to_string() } else { format!("`{}`", s.delay_param()) };
+            return Err(format!("scheduling with {how} answered {}", a.short()));
         };
         let a = ctx.client.call(&manage(s, &id, "send", &token)).await.map_err(|e| e.to_string())?;
         if a.status != 200 {
@@ -144,9 +182,15 @@ pub struct Lookups {
     pub finalised: bool,
     pub bare: bool,
     pub sync: bool,
+    /// The merged revision's `GET .../delayed_events/{id}` (LKP-1) and list (LKP-4).
+    pub single: bool,
+    pub list: bool,
 }
 
 pub async fn probe_lookups(ctx: &Context) -> Result<Lookups, String> {
+    if ctx.merged() {
+        return probe_merged_lookups(ctx).await;
+    }
     let (users, room) = user_with_room(ctx, 1).await?;
     let token = &users[0].access_token;
     let served = |path: String| async move {
@@ -157,6 +201,8 @@ pub async fn probe_lookups(ctx: &Context) -> Result<Lookups, String> {
         finalised: served(format!("{}/finalised", ctx.surface.delayed())).await,
         bare: served("/_matrix/client/unstable/org.matrix.msc4140/delayed_events".to_string()).await,
         sync: false,
+        single: false,
+        list: false,
     };
     // A cancelled event must show in an initial `/sync` under the surface's key.
     let long = (120 * ctx.unit_ms()).to_string();
@@ -176,6 +222,26 @@ pub async fn probe_lookups(ctx: &Context) -> Result<Lookups, String> {
                 items.iter().any(|i| i.pointer("/delayed_event/delay_id").and_then(Value::as_str) == Some(id))
             });
         }
+    }
+    ctx.source.release(&users);
+    Ok(lookups)
+}
+
+/// The merged revision's lookups: a scheduled event looked up by its id (LKP-1) and listed (LKP-4).
+async fn probe_merged_lookups(ctx: &Context) -> Result<Lookups, String> {
+    let (users, room) = user_with_room(ctx, 1).await?;
+    let token = &users[0].access_token;
+    let long = (120 * ctx.unit_ms()).to_string();
+    let txn = format!("{}-lookupprobe", ctx.run_id);
+    let a = ctx.client.call(&schedule_message(&ctx.surface, &room, &txn, &long, token)).await;
+    let mut lookups = Lookups::default();
+    if let Some(id) = a.as_ref().ok().and_then(|a| a.body.get("delay_id")).and_then(Value::as_str) {
+        let get = |path: String| async move { ctx.client.call(&Request::get(path).auth(token)).await.ok() };
+        let one = get(format!("{}/{}", ctx.surface.delayed(), segment(id))).await;
+        lookups.single = one.is_some_and(|a| a.status == 200 && a.body.get("delay_id") == Some(&json!(id)));
+        let list = get(ctx.surface.delayed().to_string()).await;
+        lookups.list = list.is_some_and(|a| a.status == 200 && a.body.get("delayed_events").is_some());
+        let _ = ctx.client.call(&manage(&ctx.surface, id, "cancel", token)).await;
     }
     ctx.source.release(&users);
     Ok(lookups)

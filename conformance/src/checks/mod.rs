@@ -3,6 +3,7 @@
 pub mod control;
 pub mod input;
 pub mod limits;
+pub mod merged;
 pub mod races;
 pub mod scripted;
 pub mod witness;
@@ -24,12 +25,14 @@ pub enum Check {
     RaceTimer,
     SchedulingLimit,
     ManagementLimit,
+    MergedBadBodies,
+    MergedDelayIdUnsigned,
 }
 
 impl Check {
     pub fn info(&self) -> CheckInfo {
         match self {
-            Check::Witness(w, _) => witness::info(w),
+            Check::Witness(w, cfg) => witness::info(w).in_revision(cfg.revision),
             Check::Scripted(s) => scripted::info(s),
             Check::Row(r) => input::row_info(r),
             Check::OrdinarySend => input::ordinary_send_info(),
@@ -39,6 +42,8 @@ impl Check {
             Check::RaceTimer => races::timer_info(),
             Check::SchedulingLimit => limits::scheduling_info(),
             Check::ManagementLimit => limits::management_info(),
+            Check::MergedBadBodies => merged::bad_bodies_info(),
+            Check::MergedDelayIdUnsigned => merged::delay_id_unsigned_info(),
         }
     }
 
@@ -54,12 +59,16 @@ impl Check {
             Check::RaceTimer => races::at_the_due_time(ctx).await,
             Check::SchedulingLimit => limits::scheduling(ctx).await,
             Check::ManagementLimit => limits::management(ctx).await,
+            Check::MergedBadBodies => merged::bad_bodies(ctx).await,
+            Check::MergedDelayIdUnsigned => merged::delay_id_unsigned(ctx).await,
         }
     }
 }
 
-/// All checks after the controls, in report order.
+/// All checks after the controls, in report order: the witnesses of `doc`'s revision, then that
+/// revision's hand-written checks.
 pub fn all(doc: &Document) -> Vec<Check> {
+    let merged = doc.profile == "rev-2026-07-10";
     let mut out: Vec<Check> = doc
         .witnesses
         .iter()
@@ -69,6 +78,10 @@ pub fn all(doc: &Document) -> Vec<Check> {
             Some(Check::Witness(Box::new(w.clone()), Box::new(*cfg)))
         })
         .collect();
+    if merged {
+        out.extend([Check::MergedBadBodies, Check::MergedDelayIdUnsigned]);
+        return out;
+    }
     out.extend(scripted::SCRIPTS.iter().map(Check::Scripted));
     out.extend(input::ROWS.iter().map(Check::Row));
     out.extend([

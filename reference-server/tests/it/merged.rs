@@ -25,7 +25,7 @@ async fn schedule(t: &T, u: &msc4140_testkit::harness::User, room: &str, txn: &s
 // covers 2026-07-10: DSC-2 DSC-3 DSC-4 DSC-5
 // Would catch: a missing feature flag, the capability absent, under one name only, or with a limit
 // that does not apply (or without one that does).
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn versions_and_capability_say_what_is_served() {
     let t = T::with(merged()).await;
     let a = t.user("a").await;
@@ -50,7 +50,7 @@ async fn versions_and_capability_say_what_is_served() {
 // covers 2026-07-10: SCH-15 SCH-16 SCH-17 SEC-4
 // Would catch: the seed's 400 codes, a `Retry-After` missing or rounded down, or a zero limit
 // answered as a full one.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn limits_answer_403_and_429_with_retry_after() {
     let t = T::with(Settings { max_delayed_per_user: 2, max_delay_ms: 60_000, ..merged() }).await;
     let a = t.user("a").await;
@@ -80,7 +80,7 @@ async fn limits_answer_403_and_429_with_retry_after() {
 // covers 2026-07-10: MGT-11 SEC-1 UNS-5
 // Would catch: a body demanded on the action paths, an unknown action accepted, an endpoint
 // without authentication, or a wrapped error code on the unstable surface.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn actions_are_path_segments_on_both_surfaces() {
     let t = T::with(merged()).await;
     let a = t.user("a").await;
@@ -103,7 +103,7 @@ async fn actions_are_path_segments_on_both_surfaces() {
 // covers 2026-07-10: SCH-20
 // Would catch: the legacy parameter sent at once (a MatrixRTC leave at join time), ignored, or
 // accepted under `--strict-revision`.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_legacy_delay_parameter_is_an_alias_unless_strict() {
     let t = T::with(merged()).await;
     let a = t.user("a").await;
@@ -129,7 +129,7 @@ async fn the_legacy_delay_parameter_is_an_alias_unless_strict() {
 // covers 2026-07-10: LKP-6 LKP-7
 // Would catch: a record kept although the server discards returned ones, or one discarded before
 // it was returned; `finalised_ts` other than the finalisation time.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_looked_up_record_may_be_discarded() {
     let t = T::with(Settings { discard_returned: true, ..merged() }).await;
     let a = t.user("a").await;

@@ -44,6 +44,9 @@ async fn capabilities(axum::extract::State(app): axum::extract::State<AppState>,
         if settings.max_delayed_per_user < usize::MAX {
             limits.insert("max_scheduled".into(), json!(settings.max_delayed_per_user));
         }
+        if crate::planted!(settings, CapabilityWithoutLimits) {
+            limits.clear();
+        }
         caps["m.delayed_events"] = Value::Object(limits.clone());
         caps["org.matrix.msc4140.delayed_events"] = Value::Object(limits);
     }

