@@ -107,6 +107,21 @@ impl Source {
     }
 }
 
+/// A guest account (`POST /register?kind=guest`, SCH-21): whatever the registration mode, guests
+/// come from the Client-Server API.
+pub async fn guest(client: &Client) -> Result<User, String> {
+    let answer = client
+        .call(&Request::post("/_matrix/client/v3/register", json!({})).query("kind", "guest"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let user_id = answer.body.get("user_id").and_then(Value::as_str);
+    let token = answer.body.get("access_token").and_then(Value::as_str);
+    match (answer.status, user_id, token) {
+        (200, Some(u), Some(t)) => Ok(User { user_id: u.into(), access_token: t.into() }),
+        _ => Err(format!("registering a guest failed: {}", answer.short())),
+    }
+}
+
 async fn register(client: &Client, how: &Registration, name: &str) -> Result<User, String> {
     let password = format!("pw-{name}");
     let answer = match how {

@@ -71,8 +71,33 @@ pub struct Scenario<'a> {
 impl<'a> Scenario<'a> {
     /// Users (the first creates every room) and rooms every user has joined: the model's start.
     pub async fn setup(ctx: &'a Context, users: u8, rooms: u8, tag: &str) -> Result<Scenario<'a>> {
-        let people = ctx.source.take(&ctx.client, users as usize).await.map_err(Stop::Error)?;
-        let room_ids = match Self::rooms(ctx, &people, rooms, tag).await {
+        Self::setup_with_guests(ctx, users, rooms, tag, &[]).await
+    }
+
+    /// The same with the model users `guests` guest accounts (SCH-21); rooms then admit guests.
+    pub async fn setup_with_guests(
+        ctx: &'a Context,
+        users: u8,
+        rooms: u8,
+        tag: &str,
+        guests: &[UserId],
+    ) -> Result<Scenario<'a>> {
+        let mut people = ctx.source.take(&ctx.client, users as usize).await.map_err(Stop::Error)?;
+        for g in guests {
+            match crate::provision::guest(&ctx.client).await {
+                Ok(guest) => {
+                    if let Some(slot) = people.get_mut(g.0 as usize) {
+                        ctx.source.release(std::slice::from_ref(slot));
+                        *slot = guest;
+                    }
+                }
+                Err(e) => {
+                    ctx.source.release(&people);
+                    return Err(Stop::NotApplicable(format!("SCH-21 needs a guest account: {e}")));
+                }
+            }
+        }
+        let room_ids = match Self::rooms(ctx, &people, rooms, tag, !guests.is_empty()).await {
             Ok(r) => r,
             Err(e) => {
                 ctx.source.release(&people);
@@ -98,10 +123,21 @@ impl<'a> Scenario<'a> {
     }
 
     /// Rooms created by the first user, joined by the others.
-    async fn rooms(ctx: &Context, people: &[User], rooms: u8, tag: &str) -> Result<Vec<String>> {
+    async fn rooms(
+        ctx: &Context,
+        people: &[User],
+        rooms: u8,
+        tag: &str,
+        guests: bool,
+    ) -> Result<Vec<String>> {
         let mut room_ids = Vec::new();
         for r in 0..rooms {
-            let body = json!({"preset": "public_chat", "name": format!("msc4140 conformance {tag} r{r}")});
+            let mut body =
+                json!({"preset": "public_chat", "name": format!("msc4140 conformance {tag} r{r}")});
+            if guests {
+                let access = json!({"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "can_join"}});
+                body["initial_state"] = json!([access]);
+            }
             let a = ctx
                 .client
                 .call(&Request::post("/_matrix/client/v3/createRoom", body).auth(&people[0].access_token))

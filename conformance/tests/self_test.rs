@@ -108,8 +108,13 @@ const EXPECTED: &[(Fault, &[&str], &[&str])] = &[
 
 /// Faults of the merged revision's own code, which a seed-revision server never reaches (their
 /// table is in `self_test_merged.rs`).
-const MERGED_ONLY: &[Fault] =
-    &[Fault::DelayIdForEveryone, Fault::LenientDelayMs, Fault::OverMaxIs400, Fault::CapabilityWithoutLimits];
+const MERGED_ONLY: &[Fault] = &[
+    Fault::DelayIdForEveryone,
+    Fault::LenientDelayMs,
+    Fault::OverMaxIs400,
+    Fault::CapabilityWithoutLimits,
+    Fault::GuestsRefused,
+];
 
 async fn assert_fault(f: Fault) {
     let (_, must, may) = EXPECTED.iter().find(|(g, _, _)| *g == f).expect("the fault is in the table");

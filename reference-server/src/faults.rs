@@ -121,6 +121,8 @@ faults! {
     OverMaxIs400 = "over_max_is_400",
     /// Merged revision: the capability is an empty object although limits apply.
     CapabilityWithoutLimits = "capability_without_limits",
+    /// Merged revision: guests get the seed revision's 403 on delayed-event endpoints.
+    GuestsRefused = "guests_refused",
 }
 
 /// The faults switched on in a server (tests set them in `Settings::faults`; no flag or file can).

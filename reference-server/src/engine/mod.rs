@@ -126,7 +126,8 @@ impl Engine {
     /// SCH-21: guests may use the delayed-event endpoints in the merged revision; the seed text
     /// is silent and the Client-Server spec admits guests only where it says so (DECIDED).
     pub fn delayed_events_allowed(&self, s: &Session) -> Result<()> {
-        if s.account.guest && !self.settings.revision.is_merged() {
+        let refused = !self.settings.revision.is_merged() || crate::planted!(self.settings, GuestsRefused);
+        if s.account.guest && refused {
             return Err(MatrixError::new(
                 403,
                 Code::GuestAccessForbidden,

@@ -49,6 +49,8 @@ fn schedule(
     body: &[u8],
 ) -> ApiResult {
     // SCH-10: a retry gets the first answer whatever its body, so the transaction comes first.
+    // SCH-21: guests are welcome here; the rule is the engine's, shared with the seed revision.
+    app.engine.delayed_events_allowed(s)?;
     let path = TxnPath::DelayedEvent;
     let answer = |done: TxnResult| match done {
         TxnResult::Scheduled(id) => Json(json!({ "delay_id": id.to_string() })),
@@ -86,6 +88,7 @@ fn manage(
 ) -> ApiResult<Response> {
     // MGT-11: another action is no endpoint.
     let action = Action::parse(action).ok_or_else(MatrixError::unrecognized)?;
+    app.engine.delayed_events_allowed(s)?;
     app.engine.manage(s, id, action, app.now())?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], "{}").into_response())
 }
