@@ -114,11 +114,16 @@ pub async fn guest(client: &Client) -> Result<User, String> {
         .call(&Request::post("/_matrix/client/v3/register", json!({})).query("kind", "guest"))
         .await
         .map_err(|e| e.to_string())?;
+    user_of(&answer, "a guest")
+}
+
+/// The user a successful registration answered.
+fn user_of(answer: &crate::client::Answer, who: &str) -> Result<User, String> {
     let user_id = answer.body.get("user_id").and_then(Value::as_str);
     let token = answer.body.get("access_token").and_then(Value::as_str);
     match (answer.status, user_id, token) {
         (200, Some(u), Some(t)) => Ok(User { user_id: u.into(), access_token: t.into() }),
-        _ => Err(format!("registering a guest failed: {}", answer.short())),
+        _ => Err(format!("registering {who} failed: {}", answer.short())),
     }
 }
 
@@ -151,10 +156,5 @@ async fn register(client: &Client, how: &Registration, name: &str) -> Result<Use
         }
     }
     .map_err(|e| e.to_string())?;
-    let user_id = answer.body.get("user_id").and_then(Value::as_str);
-    let token = answer.body.get("access_token").and_then(Value::as_str);
-    match (answer.status, user_id, token) {
-        (200, Some(u), Some(t)) => Ok(User { user_id: u.into(), access_token: t.into() }),
-        _ => Err(format!("registering {name} failed: {}", answer.short())),
-    }
+    user_of(&answer, name)
 }

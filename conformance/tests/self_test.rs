@@ -8,7 +8,7 @@ use conformance::{Options, Report, Verdict};
 use reference_server::config::Settings;
 use reference_server::faults::{Fault, Faults};
 use std::collections::BTreeSet;
-use support::{ids, run, serve, show};
+use support::{assert_failing, ids, run, serve, show, MERGED_ONLY};
 
 /// Every check applies to the reference server.
 const NOT_APPLICABLE: &[&str] = &[];
@@ -106,40 +106,10 @@ const EXPECTED: &[(Fault, &[&str], &[&str])] = &[
     (Fault::SendActionNoop, &["control/schedule-list-send"], &[]),
 ];
 
-/// Faults of the merged revision's own code, which a seed-revision server never reaches (their
-/// table is in `self_test_merged.rs`).
-const MERGED_ONLY: &[Fault] = &[
-    Fault::DelayIdForEveryone,
-    Fault::LenientDelayMs,
-    Fault::OverMaxIs400,
-    Fault::CapabilityWithoutLimits,
-    Fault::GuestsRefused,
-];
-
 async fn assert_fault(f: Fault) {
     let (_, must, may) = EXPECTED.iter().find(|(g, _, _)| *g == f).expect("the fault is in the table");
     let (failed, r) = failing_under(&[f], extra_flags(f)).await;
-    let must: BTreeSet<String> = must.iter().map(|s| s.to_string()).collect();
-    let allowed: BTreeSet<String> = must.iter().cloned().chain(may.iter().map(|s| s.to_string())).collect();
-    assert!(
-        must.is_subset(&failed) && failed.is_subset(&allowed),
-        "{f:?}: missing {:?}, unexpected {:?}\n{}",
-        must.difference(&failed).collect::<Vec<_>>(),
-        failed.difference(&allowed).collect::<Vec<_>>(),
-        show(&r)
-    );
-    // Whatever level the failures are at, a CI that fails on every level goes red.
-    assert_eq!(r.exit_code(&conformance::Level::ALL, false), 1, "{}", show(&r));
-    assert!(ids(&r, Verdict::Error).is_empty(), "{}", show(&r));
-}
-
-macro_rules! fault_test {
-    ($name:ident, $fault:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            assert_fault(Fault::$fault).await;
-        }
-    };
+    assert_failing(f, must, may, false, &failed, &r);
 }
 
 fault_test!(redundant_send_stalls_others, RedundantSendStallsOthers);

@@ -8,7 +8,7 @@ use conformance::{Report, Verdict};
 use reference_server::config::{Revision, Settings};
 use reference_server::faults::{Fault, Faults};
 use std::collections::BTreeSet;
-use support::{ids, run, show};
+use support::{assert_failing, ids, run, show, MERGED_ONLY};
 
 fn merged(settings: Settings) -> Settings {
     Settings { revision: Revision::Rev2026_07_10, ..settings }
@@ -60,15 +60,6 @@ async fn the_seed_server_judged_by_the_merged_text_passes_nothing() {
     assert_ne!(r.exit_code(&[conformance::Level::Must], false), 0);
 }
 
-/// The faults planted in the merged revision's own code.
-const MERGED_ONLY: &[Fault] = &[
-    Fault::DelayIdForEveryone,
-    Fault::LenientDelayMs,
-    Fault::OverMaxIs400,
-    Fault::CapabilityWithoutLimits,
-    Fault::GuestsRefused,
-];
-
 /// Each fault, the checks it must make FAIL on a merged server and those it may make fail depending
 /// on how a race falls (a timer against the requests around its due time): the intersection and the
 /// rest of the union of three `merged_fault_survey` runs.
@@ -102,21 +93,11 @@ const EXPECTED: &[(Fault, &[&str], &[&str])] = &[
 /// A fault fails exactly its checks, and a CI failing on every level goes red.
 async fn assert_fault(f: Fault) {
     let (_, must, may) = EXPECTED.iter().find(|(g, _, _)| *g == f).expect("the fault is in the table");
-    let must: BTreeSet<String> = must.iter().map(|s| s.to_string()).collect();
-    let allowed: BTreeSet<String> = must.iter().cloned().chain(may.iter().map(|s| s.to_string())).collect();
     let (failed, r) = failing_under(f).await;
     // A timer moved by the fault meets the scenario's other requests at a moment that depends on
     // the machine's load: which further traces it breaks varies (seen under CI load).
     let timing = [Fault::FireEarly, Fault::FireLate, Fault::DoubleSend].contains(&f);
-    assert!(
-        must.is_subset(&failed) && (timing || failed.is_subset(&allowed)),
-        "{f:?}: missing {:?}, unexpected {:?}\n{}",
-        must.difference(&failed).collect::<Vec<_>>(),
-        failed.difference(&allowed).collect::<Vec<_>>(),
-        show(&r)
-    );
-    assert_eq!(r.exit_code(&conformance::Level::ALL, false), 1, "{}", show(&r));
-    assert!(ids(&r, Verdict::Error).is_empty(), "{}", show(&r));
+    assert_failing(f, must, may, timing, &failed, &r);
 }
 
 // covers 2026-07-10: SCH-10 SCH-13 SCH-15 MGT-13 MGT-14 MGT-15 MGT-16 SRV-2 SRV-14
@@ -144,15 +125,6 @@ fn every_merged_check_fails_under_some_fault() {
     for f in MERGED_ONLY {
         assert!(EXPECTED.iter().any(|(g, m, _)| g == f && !m.is_empty()), "{f:?} is seen by no check");
     }
-}
-
-macro_rules! fault_test {
-    ($name:ident, $fault:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            assert_fault(Fault::$fault).await;
-        }
-    };
 }
 
 async fn failing_under(f: Fault) -> (BTreeSet<String>, Report) {

@@ -2,6 +2,8 @@
 // matrix-js-sdk 43.0.0 and its MatrixRTC membership manager.
 // Usage: ./run.sh 2026-07-10   (or: npm install && node check-43.mjs http://127.0.0.1:8008)
 // Exits non-zero at the first step that does not behave as the merged text says.
+import { check, register, say, sleep, startSynced, step, waitFor } from "./common.mjs";
+
 // matrix-js-sdk 43 asks for Node 22 for one API, Promise.withResolvers; this shim lets Node 20 run it.
 Promise.withResolvers ??= function () {
   let resolve, reject;
@@ -14,17 +16,7 @@ if (!process.env.SDK_LOG) for (const k of ["log", "info", "debug", "warn", "erro
 const { MatrixRTCSessionEvent } = await import("matrix-js-sdk-43/lib/matrixrtc/index.js");
 
 const baseUrl = process.argv[2] ?? "http://127.0.0.1:8008";
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const started = Date.now();
-const say = (line) => process.stdout.write(`${line}\n`);
-const step = (what) => say(`ok - ${what}`);
-function check(cond, what) {
-  if (!cond) {
-    process.stderr.write(`FAIL - ${what}\n`);
-    process.exit(1);
-  }
-  step(what);
-}
 process.on("unhandledRejection", (e) => {
   process.stderr.write(`FAIL - unexpected error: ${e?.httpStatus ?? ""} ${e?.errcode ?? ""} ${e?.message ?? e}\n`);
   process.exit(1);
@@ -37,14 +29,6 @@ async function refused(promise, status, errcode, what) {
   }
   check(false, `${what} (it succeeded)`);
 }
-async function waitFor(cond, ms = 8000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await sleep(50);
-  }
-  return cond();
-}
 // Every request the SDK makes, as "METHOD /path", to show which endpoint answered (no silent
 // fallback). Both authenticated and plain requests go through requestOtherUrl.
 function recordPaths(client) {
@@ -55,27 +39,9 @@ function recordPaths(client) {
 }
 const actionPath = (id, action) => `POST /_matrix/client/unstable/org.matrix.msc4140/delayed_events/${encodeURIComponent(id)}${action ? `/${action}` : ""}`;
 
-async function register(name) {
-  const anon = sdk.createClient({ baseUrl });
-  const username = `${name}${Date.now()}`;
-  let session;
-  try {
-    await anon.registerRequest({ username, password: "pw" });
-  } catch (e) {
-    session = e.data?.session;
-  }
-  const r = await anon.registerRequest({ username, password: "pw", auth: { type: "m.login.dummy", session } });
-  check(r.access_token && r.user_id, `${name}: registered as ${r.user_id}`);
-  return sdk.createClient({ baseUrl, accessToken: r.access_token, userId: r.user_id, deviceId: r.device_id });
-}
-async function startSynced(client) {
-  const prepared = new Promise((resolve) => client.on(sdk.ClientEvent.Sync, (s) => s === "PREPARED" && resolve()));
-  await client.startClient({ initialSyncLimit: 20 });
-  await prepared;
-}
 
-const alice = await register("alice");
-const bob = await register("bob");
+const alice = await register(sdk, baseUrl, "alice");
+const bob = await register(sdk, baseUrl, "bob");
 const paths = recordPaths(alice);
 
 // Discovery (SRV-1, CAP-1).
@@ -91,8 +57,8 @@ const { room_id: roomId } = await alice.createRoom({
   power_level_content_override: { events: { "org.matrix.msc3401.call.member": 0 } },
 });
 await bob.joinRoom(roomId);
-await startSynced(alice);
-await startSynced(bob);
+await startSynced(sdk, alice);
+await startSynced(sdk, bob);
 step(`room ${roomId}, both members syncing`);
 
 // Scheduling through the SDK: the legacy query parameter, a deprecated alias in this revision (SCH-20).

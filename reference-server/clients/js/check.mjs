@@ -3,52 +3,15 @@
 // Exits non-zero at the first step that does not behave as MSC4140 says.
 import * as sdk from "matrix-js-sdk";
 import { UpdateDelayedEventAction } from "matrix-js-sdk/lib/@types/requests.js";
+import { check, register, sleep, startSynced, step, waitFor } from "./common.mjs";
 
 const baseUrl = process.argv[2] ?? "http://127.0.0.1:8008";
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const step = (what) => console.log(`ok - ${what}`);
-function check(cond, what) {
-  if (!cond) {
-    console.error(`FAIL - ${what}`);
-    process.exit(1);
-  }
-  step(what);
-}
 
-async function register(name) {
-  const anon = sdk.createClient({ baseUrl });
-  const username = `${name}${Date.now()}`;
-  let session;
-  try {
-    await anon.registerRequest({ username, password: "pw" });
-  } catch (e) {
-    check(e.httpStatus === 401 && e.data?.flows?.[0]?.stages?.[0] === "m.login.dummy", `${name}: register answers 401 with the dummy flow`);
-    session = e.data.session;
-  }
-  const r = await anon.registerRequest({ username, password: "pw", auth: { type: "m.login.dummy", session } });
-  check(r.access_token && r.user_id, `${name}: registered as ${r.user_id}`);
-  return sdk.createClient({ baseUrl, accessToken: r.access_token, userId: r.user_id, deviceId: r.device_id });
-}
 
-async function startSynced(client) {
-  const prepared = new Promise((resolve) =>
-    client.on(sdk.ClientEvent.Sync, (state) => state === "PREPARED" && resolve()),
-  );
-  await client.startClient({ initialSyncLimit: 20 });
-  await prepared;
-}
 
-async function waitFor(cond, ms = 5000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await sleep(50);
-  }
-  return cond();
-}
 
-const alice = await register("alice");
-const bob = await register("bob");
+const alice = await register(sdk, baseUrl, "alice");
+const bob = await register(sdk, baseUrl, "bob");
 check(await alice.doesServerSupportUnstableFeature("org.matrix.msc4140"), "versions advertises org.matrix.msc4140");
 
 const { room_id: roomId } = await alice.createRoom({
@@ -59,8 +22,8 @@ const { room_id: roomId } = await alice.createRoom({
 check(roomId.startsWith("!"), `created room ${roomId}`);
 await bob.joinRoom(roomId);
 step("bob joined");
-await startSynced(alice);
-await startSynced(bob);
+await startSynced(sdk, alice);
+await startSynced(sdk, bob);
 check(alice.getRoom(roomId)?.name === "call", "alice's sync shows the room and its name");
 
 // A MatrixRTC-style hang-up: a delayed state event restarted as a heartbeat.

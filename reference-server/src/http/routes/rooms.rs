@@ -365,6 +365,16 @@ fn parse_position(s: &str) -> Result<u64, MatrixError> {
     crate::engine::sync_feed::SyncToken::parse(s).map(|t| t.stream).map_err(|_| bad())
 }
 
+/// `limit` of `/messages` and `/context`: 10 unless given.
+fn limit(q: &Query) -> Result<usize, crate::http::extract::ApiError> {
+    match q.get("limit")? {
+        None => Ok(10),
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| MatrixError::invalid_param("limit must be a non-negative integer").into()),
+    }
+}
+
 async fn messages(
     State(app): State<AppState>,
     Auth(s): Auth,
@@ -377,12 +387,7 @@ async fn messages(
         other => return Err(MatrixError::invalid_param(format!("dir must be b or f, not {other:?}")).into()),
     };
     let from = q.get("from")?.map(parse_position).transpose()?;
-    let limit = match q.get("limit")? {
-        None => 10,
-        Some(l) => l
-            .parse::<usize>()
-            .map_err(|_| MatrixError::invalid_param("limit must be a non-negative integer"))?,
-    };
+    let limit = limit(&q)?;
     let page = app.engine.messages(&s, &room_id, from, dir, limit)?;
     let viewer = Some(&*s.account.user_id);
     let everyone = crate::planted!(app.engine.settings, DelayIdForEveryone);
@@ -412,12 +417,7 @@ async fn context(
     PathParams((room_id, event_id)): PathParams<(String, String)>,
     q: Query,
 ) -> ApiResult {
-    let limit = match q.get("limit")? {
-        None => 10,
-        Some(l) => l
-            .parse::<usize>()
-            .map_err(|_| MatrixError::invalid_param("limit must be a non-negative integer"))?,
-    };
+    let limit = limit(&q)?;
     let c = app.engine.context(&s, &room_id, &event_id, limit)?;
     let viewer = Some(&*s.account.user_id);
     let all = |events: &[Arc<Event>]| events.iter().map(|e| render::event(e, viewer)).collect::<Vec<_>>();
