@@ -20,6 +20,8 @@ pub struct Answer {
     pub body: Value,
     /// The body was not JSON (kept for messages).
     pub raw: Option<String>,
+    /// The `Retry-After` header (SCH-16), when there is one.
+    pub retry_after: Option<String>,
     pub start: u64,
     pub end: u64,
 }
@@ -166,6 +168,10 @@ impl Client {
         let start = self.now();
         let resp = b.send().await.map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.path)))?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let text =
             resp.text().await.map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.path)))?;
         let end = self.now();
@@ -173,7 +179,7 @@ impl Client {
             Ok(v) => (v, None),
             Err(_) => (Value::Null, Some(text)),
         };
-        Ok(Answer { status, body, raw, start, end })
+        Ok(Answer { status, body, raw, retry_after, start, end })
     }
 
     /// Send, waiting out a short `429 M_LIMIT_EXCEEDED` as a client would (`retry_after_ms` up to

@@ -65,6 +65,7 @@ async fn the_seed_server_judged_by_the_merged_text_passes_nothing() {
 /// rest of the union of three `merged_fault_survey` runs.
 #[rustfmt::skip]
 const EXPECTED: &[(Fault, &[&str], &[&str])] = &[
+    (Fault::RetryAfterRoundedDown, &["limits/retry-after-at-the-count-limit"], &[]),
     (Fault::DoubleSend, &["model/lkp-1-lkp-2-single-lookup-of-a-scheduled-event", "model/lkp-4-unpaginated-list-of-scheduled-events", "model/mgt-5-srv-1-restarted-event-sent-at-the-new-due-time", "model/sch-10-repeated-txn-id-returns-the-same-delay-id", "model/sch-14-message-scheduled-delay-id-returned", "model/srv-1-the-timer-sends-at-the-due-time", "model/srv-12-a-delayed-state-event-sent-after-another-user-s-state-update-overwrites-it", "model/srv-2-forbidden-when-scheduled-sent-when-allowed-later", "model/srv-5-a-message-event-cancels-nothing", "model/srv-5-the-owner-s-own-state-update-cancels-nothing"], &[]),
     (Fault::LoseFailedSends, &["model/mgt-11-unknown-action-refused", "model/mgt-15-mgt-16-failing-send-action-keeps-the-event-scheduled", "model/mgt-5-restart-moves-the-due-time", "model/sch-14-state-event-scheduled", "model/sch-16-outstanding-limit-reached", "model/sch-21-a-guest-schedules-and-manages-a-delayed-event", "model/sec-2-mgt-14-another-user-s-delay-id-is-404", "model/srv-11-power-levels-fail-at-send-time-finalised-with-the-error"], &[]),
     (Fault::NoFeatureFlag, &["control/versions-advertises-msc4140"], &[]),
@@ -176,3 +177,4 @@ fault_test!(lenient_delay_ms, LenientDelayMs);
 fault_test!(over_max_is400, OverMaxIs400);
 fault_test!(capability_without_limits, CapabilityWithoutLimits);
 fault_test!(guests_refused, GuestsRefused);
+fault_test!(retry_after_rounded_down, RetryAfterRoundedDown);

@@ -123,6 +123,8 @@ faults! {
     CapabilityWithoutLimits = "capability_without_limits",
     /// Merged revision: guests get the seed revision's 403 on delayed-event endpoints.
     GuestsRefused = "guests_refused",
+    /// Merged revision: `Retry-After` at the count limit is rounded down, not up.
+    RetryAfterRoundedDown = "retry_after_rounded_down",
 }
 
 /// The faults switched on in a server (tests set them in `Settings::faults`; no flag or file can).

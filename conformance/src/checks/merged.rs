@@ -285,3 +285,122 @@ pub async fn legacy_parameter(ctx: &Context) -> String {
     ctx.source.release(&users);
     out.join("; ")
 }
+
+pub fn retry_after_info() -> CheckInfo {
+    CheckInfo::new(
+        "limits/retry-after-at-the-count-limit",
+        "at the count limit, 429 M_LIMIT_EXCEEDED with Retry-After = seconds to the user's next send time, rounded up",
+        &["SCH-16"],
+    )
+    .in_revision(MERGED)
+}
+
+/// The `Retry-After` values a correct server may give: the user's next send time is 30 s after a
+/// moment within the first scheduling request, the 429 comes from a moment within the last one;
+/// both intervals are on the suite's clock, which ticks as the server's does.
+fn retry_after_bounds(first: (u64, u64), last: (u64, u64), delay_ms: u64) -> (u64, u64) {
+    let least = (first.0 + delay_ms).saturating_sub(last.1);
+    let most = (first.1 + delay_ms).saturating_sub(last.0);
+    (least.div_ceil(1000), most.div_ceil(1000))
+}
+
+/// SCH-16: fill a fresh user's count to the advertised (or declared) limit, the first event due in
+/// 30 s, then schedule one more.
+pub async fn retry_after(ctx: &Context) -> CheckResult {
+    let info = retry_after_info();
+    let t = ctx.client.now();
+    let Some(limit) = ctx.max_outstanding() else {
+        let why = "the server advertises no max_scheduled and --max-outstanding was not given (the limit is a SHOULD)";
+        return info.result(Verdict::NotApplicable, why, 0);
+    };
+    if ctx.source.reuses_users() || !(1..=1000).contains(&limit) {
+        let why = format!(
+            "needs a fresh user and a limit of 1 to 1000 (limit {limit}, reused users: {})",
+            ctx.source.reuses_users()
+        );
+        return info.result(Verdict::NotApplicable, why, 0);
+    }
+    const FIRST_MS: u64 = 30_000;
+    let result = async {
+        let (users, room) = user_with_room(ctx, 1).await?;
+        let token = users[0].access_token.clone();
+        let mut ids = Vec::new();
+        let mut first = (0, 0);
+        for i in 0..limit {
+            let delay = if i == 0 { FIRST_MS } else { 600_000 };
+            let txn = format!("{}-retry-{i}", ctx.run_id);
+            let req = schedule_message(&ctx.surface, &room, &txn, &delay.to_string(), &token);
+            let a = ctx.client.call(&req).await.map_err(|e| e.to_string())?;
+            let Some(id) = a.body.get("delay_id").and_then(Value::as_str) else {
+                return Err(format!(
+                    "scheduling event {} of the limit {limit} answered {}",
+                    i + 1,
+                    a.short()
+                ));
+            };
+            if i == 0 {
+                first = (a.start, a.end);
+            }
+            ids.push(id.to_string());
+        }
+        // A rate limit clears; the count limit does not: a short 429 without a fitting header is
+        // tried again, as a client would.
+        let mut verdict = Err("no answer".to_string());
+        for attempt in 0..4 {
+            let txn = format!("{}-retry-over-{attempt}", ctx.run_id);
+            let req = schedule_message(&ctx.surface, &room, &txn, "600000", &token);
+            let a = ctx.client.send(&req).await.map_err(|e| e.to_string())?;
+            let (least, most) = retry_after_bounds(first, (a.start, a.end), FIRST_MS);
+            let header = a.retry_after.as_deref().and_then(|h| h.trim().parse::<u64>().ok());
+            verdict = match (a.status, a.errcode(), header) {
+                (429, Some("M_LIMIT_EXCEEDED"), Some(s)) if (least..=most).contains(&s) => {
+                    Ok(format!("Retry-After {s} (allowed {least}..={most})"))
+                }
+                (429, Some("M_LIMIT_EXCEEDED"), _) => Err(format!(
+                    "Retry-After {:?} where the user's next send time is {least}..={most} s away: {}",
+                    a.retry_after,
+                    a.short()
+                )),
+                _ => Err(format!(
+                    "one over the limit of {limit} answered {} (Retry-After {:?})",
+                    a.short(),
+                    a.retry_after
+                )),
+            };
+            let short_wait = a.body.get("retry_after_ms").and_then(Value::as_u64).filter(|ms| *ms <= 5_000);
+            match (&verdict, short_wait) {
+                (Err(_), Some(ms)) => tokio::time::sleep(Duration::from_millis(ms.max(10))).await,
+                _ => break,
+            }
+        }
+        for id in &ids {
+            let _ = ctx.client.send(&manage(&ctx.surface, id, "cancel", &token)).await;
+        }
+        ctx.source.release(&users);
+        Ok(verdict)
+    }
+    .await;
+    let ms = ctx.client.now() - t;
+    match result {
+        Ok(Ok(note)) => info.pass(&answered(), note, ms),
+        Ok(Err(f)) => info.result(Verdict::Fail, f, ms),
+        Err(e) => info.result(Verdict::Error, e, ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_after_bounds;
+
+    // covers 2026-07-10: SCH-16
+    // Would catch: bounds that admit a rounded-down value or reject the exact one.
+    #[test]
+    fn retry_after_bounds_round_up_from_both_ends() {
+        // Scheduled during [1000, 1010], over the limit during [1100, 1105]: due 29.89-29.91 s later.
+        assert_eq!(retry_after_bounds((1000, 1010), (1100, 1105), 30_000), (30, 30));
+        // Exactly on a second.
+        assert_eq!(retry_after_bounds((0, 0), (0, 0), 30_000), (30, 30));
+        // A slow first request widens the range.
+        assert_eq!(retry_after_bounds((0, 2500), (100, 200), 30_000), (30, 33));
+    }
+}

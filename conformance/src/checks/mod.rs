@@ -27,6 +27,7 @@ pub enum Check {
     ManagementLimit,
     MergedBadBodies,
     MergedDelayIdUnsigned,
+    MergedRetryAfter,
 }
 
 impl Check {
@@ -44,6 +45,7 @@ impl Check {
             Check::ManagementLimit => limits::management_info(),
             Check::MergedBadBodies => merged::bad_bodies_info(),
             Check::MergedDelayIdUnsigned => merged::delay_id_unsigned_info(),
+            Check::MergedRetryAfter => merged::retry_after_info(),
         }
     }
 
@@ -61,6 +63,7 @@ impl Check {
             Check::ManagementLimit => limits::management(ctx).await,
             Check::MergedBadBodies => merged::bad_bodies(ctx).await,
             Check::MergedDelayIdUnsigned => merged::delay_id_unsigned(ctx).await,
+            Check::MergedRetryAfter => merged::retry_after(ctx).await,
         }
     }
 }
@@ -79,7 +82,7 @@ pub fn all(doc: &Document) -> Vec<Check> {
         })
         .collect();
     if merged {
-        out.extend([Check::MergedBadBodies, Check::MergedDelayIdUnsigned]);
+        out.extend([Check::MergedBadBodies, Check::MergedDelayIdUnsigned, Check::MergedRetryAfter]);
         return out;
     }
     out.extend(scripted::SCRIPTS.iter().map(Check::Scripted));

@@ -40,6 +40,7 @@ pub const MERGED_ONLY: &[Fault] = &[
     Fault::OverMaxIs400,
     Fault::CapabilityWithoutLimits,
     Fault::GuestsRefused,
+    Fault::RetryAfterRoundedDown,
 ];
 
 /// One test per fault, running the file's own `assert_fault`.

@@ -143,7 +143,12 @@ impl Engine {
                 }
                 // `Retry-After`: until the user's next send time, rounded up to a second.
                 let wait = d.next_due().map_or(0, |due| due.saturating_sub(now));
-                return Err(MatrixError::too_many_scheduled(wait.div_ceil(1000)));
+                let seconds = if crate::planted!(self.settings, RetryAfterRoundedDown) {
+                    wait / 1000
+                } else {
+                    wait.div_ceil(1000)
+                };
+                return Err(MatrixError::too_many_scheduled(seconds));
             }
             d.insert(id, scheduled);
             self.signal_live(1);
