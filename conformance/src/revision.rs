@@ -1,5 +1,6 @@
-//! Which text of MSC4140 the server is judged by: `--revision`, or (auto) the revision whose own
-//! endpoints and discovery signals the server shows more of. The probes have no side effects: they
+//! Which text of MSC4140 the server is judged by: `--revision`, or (auto) the merged revision when
+//! its scheduling endpoint is served and the server shows more of its endpoints and discovery
+//! signals than of the seed revision's, else the seed revision. The probes have no side effects: they
 //! read `/versions` and the capability, and send requests that no server may act on (an unknown
 //! delay id, a scheduling body without a delay), telling endpoints that are served (a Matrix
 //! error about the request) from those that are not (404/405 `M_UNRECOGNIZED`).
