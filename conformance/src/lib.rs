@@ -17,6 +17,7 @@ pub mod options;
 pub mod outcome;
 pub mod provision;
 pub mod report;
+pub mod restart;
 pub mod revision;
 pub mod runner;
 pub mod scenario;

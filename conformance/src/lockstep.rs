@@ -138,6 +138,36 @@ impl Judge {
         Judge { reused_users, ..self }
     }
 
+    /// PER-1..3: the server was down by `down_by` and serving again by `up_by` (suite clock).
+    /// Timers due before it went down may have fired then; the model's restart sends the rest at
+    /// startup, in send-time order. Returns the fewest events any explanation sent at startup and
+    /// the fewest it kept scheduled across the restart (what the restart exercised).
+    pub fn server_restart(&mut self, down_by: u64, up_by: u64) -> Result<(usize, usize), String> {
+        let mut next: Vec<(usize, State)> = Vec::new();
+        let mut known: HashSet<(usize, State)> = HashSet::new();
+        let (mut fired, mut kept) = (usize::MAX, usize::MAX);
+        for (ci, st) in &self.candidates {
+            let cfg = &self.configs[*ci];
+            for before in settle(cfg, st, down_by) {
+                let down_ms = up_by.saturating_sub(before.now).max(1);
+                let Some((after, step)) = spec_model::step(cfg, &before, &Op::ServerRestart { down_ms })
+                else {
+                    continue;
+                };
+                fired = fired.min(step.effects.iter().filter(|e| e.delay_id.is_some()).count());
+                kept = kept.min(after.delayed.iter().filter(|d| d.is_scheduled()).count());
+                if known.insert((*ci, after.clone())) {
+                    next.push((*ci, after));
+                }
+            }
+        }
+        if next.is_empty() {
+            return Err("the model keeps nothing across a restart in this revision".into());
+        }
+        self.candidates = next;
+        Ok((fired, kept))
+    }
+
     /// Add `other`'s candidates (another explanation of the same history, e.g. another order of
     /// concurrent requests).
     pub fn merge(&mut self, other: Judge) {

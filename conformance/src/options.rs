@@ -100,6 +100,15 @@ pub struct Options {
     /// Print every request the model checks judge, its answer and the verdict on it (stderr).
     #[arg(long)]
     pub verbose: bool,
+    /// A shell command that stops the server under test cleanly and starts it again on the same
+    /// data (the restart checks, PER-1..3; run when every other check has finished). It should
+    /// keep the server down for about $MSC4140_DOWN_MS ms (what the scenario's model says; the
+    /// suite watches /versions to see when it really was down).
+    #[arg(long)]
+    pub restart_cmd: Option<String>,
+    /// The same, but killing the server (SIGKILL, a crash) instead of stopping it.
+    #[arg(long)]
+    pub kill_cmd: Option<String>,
 }
 
 impl Options {

@@ -21,6 +21,11 @@ pub enum Clause {
     Room,
     /// After a refusal, the lists show nothing changed.
     Unchanged,
+    /// A restart the suite saw (the server down, then serving again) with delayed events
+    /// scheduled across it.
+    Restart,
+    /// Delayed events that fell due while the server was down (at least two, for their order).
+    Startup,
 }
 
 impl Clause {
@@ -30,6 +35,8 @@ impl Clause {
             Clause::Record => "finalised record",
             Clause::Room => "room timeline",
             Clause::Unchanged => "nothing changed",
+            Clause::Restart => "a restart with events scheduled across it",
+            Clause::Startup => "two or more events falling due while the server was down",
         }
     }
 
@@ -46,6 +53,10 @@ impl Clause {
             // Retries change nothing; a failed send action keeps the event (nothing sent twice).
             "MGT-8" | "MGT-10" => &[Answer, Room],
             "SRV-7" | "SRV-8" => &[Room],
+            // Survival needs a restart with something to survive; exactly once, the rooms after it.
+            "PER-1" | "PER-4" => &[Restart],
+            "PER-2" => &[Restart, Room],
+            "PER-3" => &[Startup, Room],
             _ => &[Answer],
         }
     }

@@ -73,7 +73,7 @@ impl Report {
 
     pub fn counts(&self, level: Option<Level>) -> Counts {
         let mut c = Counts::default();
-        for r in self.results.iter().filter(|r| level.map_or(true, |l| r.level == l)) {
+        for r in self.results.iter().filter(|r| level.is_none_or(|l| r.level == l)) {
             match r.verdict {
                 Verdict::Pass => c.pass += 1,
                 Verdict::Fail => c.fail += 1,

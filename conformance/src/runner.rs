@@ -152,7 +152,10 @@ pub async fn run(opts: Options) -> Result<Report, String> {
     let progress = progress_bar(&ctx.opts, selected.len());
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
     let mut set = tokio::task::JoinSet::new();
-    for (i, check) in selected.into_iter().enumerate() {
+    // Checks that take the server down run alone, after every other check has finished.
+    let (serial, concurrent): (Vec<_>, Vec<_>) =
+        selected.into_iter().enumerate().partition(|(_, c)| c.restarts_the_server());
+    for (i, check) in concurrent {
         let (ctx, semaphore) = (ctx.clone(), semaphore.clone());
         set.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
@@ -160,8 +163,7 @@ pub async fn run(opts: Options) -> Result<Report, String> {
         });
     }
     let mut results: Vec<(usize, CheckResult)> = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        let (i, mut r) = joined.map_err(|e| format!("a check panicked: {e}"))?;
+    let mut record = |i: usize, mut r: CheckResult| {
         surface_coverage(&mut r, prefix, ctx.lookups);
         let line = crate::report::line(&r);
         // Without a terminal the summary lists every non-pass; live lines would repeat it.
@@ -173,6 +175,14 @@ pub async fn run(opts: Options) -> Result<Report, String> {
         }
         progress.inc(1);
         results.push((i, r));
+    };
+    while let Some(joined) = set.join_next().await {
+        let (i, r) = joined.map_err(|e| format!("a check panicked: {e}"))?;
+        record(i, r);
+    }
+    for (i, check) in serial {
+        let r = check.run(&ctx).await;
+        record(i, r);
     }
     progress.finish_and_clear();
     results.sort_by_key(|(i, _)| *i);

@@ -66,6 +66,8 @@ pub struct Scenario<'a> {
     /// A failure the scenario went on past, to judge the rest (the rooms) too: reported at the
     /// end unless a stricter one comes first.
     pub deferred: Option<String>,
+    /// The command a restart in the scenario uses (else the crash when given, else the stop).
+    pub restart_with: Option<crate::restart::How>,
 }
 
 impl<'a> Scenario<'a> {
@@ -119,6 +121,7 @@ impl<'a> Scenario<'a> {
             ordinary: Vec::new(),
             seen: BTreeSet::new(),
             deferred: None,
+            restart_with: None,
         })
     }
 
@@ -291,6 +294,34 @@ impl<'a> Scenario<'a> {
             PowerChange::UsersDefault(level) => pl["users_default"] = json!(level),
         }
         Ok(pl)
+    }
+
+    /// PER-1..3: take the server down (for about `down_ms`) and up with `how`'s command, then go
+    /// on judging from the model's restart (what it sent at startup is judged on the rooms like
+    /// any firing).
+    pub async fn server_restart(&mut self, how: crate::restart::How, down_ms: u64) -> Result<()> {
+        let seen = crate::restart::down_and_up(self.ctx, how, down_ms).await.map_err(Stop::Error)?;
+        let Some(d) = seen else {
+            return Err(Stop::NotApplicable(format!(
+                "no /versions poll found the server down while {} ran: keep it down for $MSC4140_DOWN_MS ms",
+                how.flag()
+            )));
+        };
+        let (fired, kept) = self.judge.server_restart(d.down_by, d.up_by).map_err(Stop::Error)?;
+        if kept >= 1 {
+            self.seen.insert(Clause::Restart);
+        }
+        if fired >= 2 {
+            self.seen.insert(Clause::Startup);
+        }
+        self.notes.push(format!(
+            "{} (asked for {down_ms} ms down): seen down {} ms and serving again {} ms after it started; {fired} sent at startup, {kept} still scheduled{}",
+            how.flag(),
+            d.down_by - d.started,
+            d.up_by - d.started,
+            if kept == 0 { " (a slower restart than the trace's needs a larger --time-scale)" } else { "" }
+        ));
+        Ok(())
     }
 
     /// Run one client operation and judge the answer. `Ok(None)` when it could not be sent (a

@@ -5,6 +5,9 @@
 #   conformance/synapse/run-synapse.sh serve                 only start it (prints URL and secret), for
 #                                                            reproducing a verdict by hand; Ctrl-C stops it
 #
+# The suite gets --restart-cmd and --kill-cmd (SIGTERM or SIGKILL, then the same Synapse started
+# again on the same database after $MSC4140_DOWN_MS ms), so the restart checks (PER-1..3) run.
+#
 # SYNAPSE_VENV     virtualenv to use or create (default: target/synapse-venv)
 # SYNAPSE_VERSION  pip version pin when creating it (default: the newest matrix-synapse)
 # SYNAPSE_PORT     loopback port (default: 8448)
@@ -17,7 +20,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import synapse' 2>/de
   "$venv/bin/pip" install -q "matrix-synapse${SYNAPSE_VERSION:+==$SYNAPSE_VERSION}"
 fi
 work=$(mktemp -d)
-trap 'kill "${pid:-0}" 2>/dev/null || true; wait "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$(cat "$work/pid" 2>/dev/null || echo 0)" 2>/dev/null || true; sleep 1; rm -rf "$work"' EXIT
 # --data-directory: Synapse puts its database and log in the current directory otherwise.
 (cd "$work" && "$venv/bin/python" -m synapse.app.homeserver --server-name localhost \
   --config-path "$work/homeserver.yaml" --data-directory "$work" --generate-config --report-stats=no >/dev/null)
@@ -35,6 +38,22 @@ secret=$(sed -n 's/^registration_shared_secret: "\(.*\)"$/\1/p' "$work/homeserve
 (cd "$work" && exec "$venv/bin/python" -m synapse.app.homeserver --config-path "$work/homeserver.yaml") \
   >"$work/synapse.out" 2>&1 &
 pid=$!
+echo "$pid" >"$work/pid"
+# What the suite runs to restart it: stop (SIGTERM, or SIGKILL for a crash), stay down for
+# $MSC4140_DOWN_MS ms, start again on the same database. The suite waits for /versions itself.
+cat >"$work/restart.sh" <<EOF
+#!/usr/bin/env bash
+set -eu
+pid=\$(cat "$work/pid")
+kill "-\${1:-TERM}" "\$pid" 2>/dev/null || true
+# (a killed process nobody has reaped yet is a zombie: stopped, though kill -0 says otherwise)
+while [ -n "\$(ps -o stat= -p "\$pid" | grep -v '^Z' || true)" ]; do sleep 0.05; done
+sleep "\$(awk "BEGIN { print \${MSC4140_DOWN_MS:-0} / 1000 }")"
+cd "$work"
+"$venv/bin/python" -m synapse.app.homeserver --config-path "$work/homeserver.yaml" >>"$work/synapse.out" 2>&1 &
+echo \$! >"$work/pid"
+EOF
+chmod +x "$work/restart.sh"
 for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$port/_matrix/client/versions" >/dev/null && break
   kill -0 "$pid" 2>/dev/null || { cat "$work/synapse.out"; exit 2; }
@@ -45,9 +64,11 @@ echo "Synapse $version on http://127.0.0.1:$port" >&2
 if [ "${1:-}" = serve ]; then
   echo "registration_shared_secret: $secret" >&2
   echo "http://127.0.0.1:$port"
-  wait "$pid"
-  exit 0
+  echo "restart: $work/restart.sh TERM (or KILL)" >&2
+  # Until Ctrl-C: a restart replaces the process, so there is no one pid to wait for.
+  while :; do sleep 1; done
 fi
 cd "$root"
 cargo run --release -q -p conformance -- --homeserver "http://127.0.0.1:$port" \
-  --register "shared-secret:$secret" "$@"
+  --register "shared-secret:$secret" \
+  --restart-cmd "$work/restart.sh TERM" --kill-cmd "$work/restart.sh KILL" "$@"

@@ -15,12 +15,39 @@ fn merged(settings: Settings) -> Settings {
 }
 
 /// What no in-memory run can judge: a zero limit (SCH-17: such a server fails the positive control,
-/// so it is judged by nothing) and restarts (no --restart-cmd yet).
+/// so it is judged by nothing) and restarts (without --restart-cmd/--kill-cmd; judged by
+/// `restarts_*` below).
 const NOT_APPLICABLE: &[&str] = &[
     "model/per-1-a-scheduled-event-survives-a-server-restart",
     "model/per-3-overdue-events-sent-after-a-server-restart-in-send-time-order",
     "model/sch-17-scheduling-with-a-limit-of-0-is-403",
+    "restart/per-1-2-3-answered-effects-survive/clean-stop",
+    "restart/per-1-2-3-answered-effects-survive/kill",
 ];
+
+/// The checks that take the server down.
+const RESTARTING: &[&str] = &[
+    "model/per-1-a-scheduled-event-survives-a-server-restart",
+    "model/per-3-overdue-events-sent-after-a-server-restart-in-send-time-order",
+    "restart/per-1-2-3-answered-effects-survive/clean-stop",
+    "restart/per-1-2-3-answered-effects-survive/kill",
+];
+
+// covers 2026-07-10: PER-1 PER-2 PER-3 PER-4
+// Would catch: a restart check that fails on a correct persistent server, or that passes without
+// having seen the server down (each PASS needs the restart observed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_of_the_reference_server_on_a_data_directory_pass_every_restart_check() {
+    let only = ["--only", "model/per-", "--only", "restart/", "--prefix", "stable"];
+    let r = support::run_restartable(merged(Settings::default()), &only).await;
+    let restarting: BTreeSet<String> = RESTARTING.iter().map(|s| s.to_string()).collect();
+    let passed: BTreeSet<String> =
+        ids(&r, Verdict::Pass).into_iter().filter(|id| !id.starts_with("control/")).collect();
+    assert_eq!(passed, restarting, "{}", show(&r));
+    for c in r.results.iter().filter(|c| restarting.contains(&c.id)) {
+        assert!(c.detail.contains("seen down"), "{}: {}", c.id, c.detail);
+    }
+}
 
 async fn passes_everything(settings: Settings, prefix: &str) {
     let r = run(merged(settings), &["--prefix", prefix]).await;
@@ -89,6 +116,8 @@ const EXPECTED: &[(Fault, &[&str], &[&str])] = &[
     (Fault::OverMaxIs400, &["control/over-long-delay-refused-403", "model/sch-15-delay-above-the-maximum-refused"], &[]),
     (Fault::CapabilityWithoutLimits, &["control/over-long-delay-refused-403", "model/dsc-4-dsc-5-capability-read"], &[]),
     (Fault::GuestsRefused, &["model/sch-21-a-guest-schedules-and-manages-a-delayed-event"], &[]),
+    // Judged by the restart checks only (a run on a data directory with both restart commands).
+    (Fault::ResendAfterRestart, &["restart/per-1-2-3-answered-effects-survive/clean-stop", "restart/per-1-2-3-answered-effects-survive/kill"], &[]),
 ];
 
 /// A fault fails exactly its checks, and a CI failing on every level goes red.
@@ -130,6 +159,12 @@ fn every_merged_check_fails_under_some_fault() {
 
 async fn failing_under(f: Fault) -> (BTreeSet<String>, Report) {
     let settings = merged(Settings { faults: Faults::of(&[f]), ..Settings::default() });
+    if f == Fault::ResendAfterRestart {
+        // Only a server on a data directory restarts; only the restart checks restart it.
+        let only = ["--only", "model/per-", "--only", "restart/", "--prefix", "stable"];
+        let r = support::run_restartable(settings, &only).await;
+        return (ids(&r, Verdict::Fail), r);
+    }
     let prefix = if f == Fault::NoFeatureFlag { "unstable" } else { "stable" };
     let mut args = vec!["--max-lateness-ms", "3000", "--prefix", prefix];
     // What a fault needs to be seen: `--strict` for a DECIDED point; a declared limit for a
@@ -155,6 +190,7 @@ async fn merged_fault_survey() {
 }
 
 fault_test!(double_send, DoubleSend);
+fault_test!(resend_after_restart, ResendAfterRestart);
 fault_test!(lose_failed_sends, LoseFailedSends);
 fault_test!(no_feature_flag, NoFeatureFlag);
 fault_test!(wrong_max_delay_error, WrongMaxDelayError);

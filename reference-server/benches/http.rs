@@ -11,20 +11,28 @@
 //! measured alone; the load comes from N keep-alive HTTP/1.1 connections in this process, one
 //! request in flight per connection. Results: docs/performance.md.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+#[path = "../tests/support/loopback.rs"]
+mod loopback;
+
+use loopback::{call, connect, field, Client, Process};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Which API a server speaks for delayed events.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Api {
+    /// The seed revision: `?delay=` scheduling, the action in the body.
+    Seed,
+    /// The merged revision: `PUT .../delayed_event`, per-action paths.
+    Merged,
+    /// Synapse 1.163.2: the unstable query parameter, the action in the body on the unstable path.
+    Synapse,
+}
+
 struct Conn {
-    /// Whether the server speaks the merged revision (its endpoints, not the seed's).
-    merged: bool,
-    tx: SendRequest<Full<Bytes>>,
+    api: Api,
+    tx: Client,
     token: String,
     room: String,
     ids: Vec<String>,
@@ -32,16 +40,10 @@ struct Conn {
 }
 
 struct Server {
-    child: Child,
+    /// `None` for a server this bench did not start (Synapse).
+    process: Option<Process>,
     addr: String,
-    merged: bool,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    api: Api,
 }
 
 /// `retained`: finalised records kept per user.
@@ -50,78 +52,48 @@ fn start_server(retained: &str) -> Server {
 }
 
 fn start_server_in(retained: &str, revision: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
-        .args(["--listen", "127.0.0.1:0", "--no-rate-limits", "--log", "warn", "--revision", revision])
-        .args(["--max-delayed-per-user", "100000000", "--retention-max-per-user", retained])
-        .args(["--page-size", "1000"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start reference-server");
-    let mut line = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    std::io::BufReader::new(stdout).read_line(&mut line).expect("base URL");
-    let addr = line.trim().trim_start_matches("http://").to_string();
-    assert!(!addr.is_empty(), "reference-server did not start");
-    Server { child, addr, merged: revision == "2026-07-10" }
+    start_server_with(retained, revision, &[])
+}
+
+/// The release server with the bench's settings and `extra` flags (`--data-dir`, `--sync`).
+fn start_server_with(retained: &str, revision: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["--no-rate-limits", "--log", "warn", "--revision", revision];
+    args.extend(["--max-delayed-per-user", "100000000", "--retention-max-per-user", retained]);
+    args.extend(["--page-size", "1000"]);
+    args.extend(extra);
+    let process = Process::start(&args);
+    let api = if revision == "2026-07-10" { Api::Merged } else { Api::Seed };
+    Server { addr: process.addr.clone(), process: Some(process), api }
 }
 
 fn rss_kib(server: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-async fn connect(addr: &str) -> SendRequest<Full<Bytes>> {
-    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(conn);
-    tx
-}
-
-async fn call(
-    tx: &mut SendRequest<Full<Bytes>>,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: &str,
-) -> (u16, Bytes) {
-    tx.ready().await.expect("ready");
-    let req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost")
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("request");
-    let res = tx.send_request(req).await.expect("response");
-    let status = res.status().as_u16();
-    (status, res.into_body().collect().await.expect("body").to_bytes())
-}
-
-fn field(body: &Bytes, key: &str) -> String {
-    let v: serde_json::Value = serde_json::from_slice(body).expect("json");
-    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_string()
+    server.process.as_ref().map_or(0, Process::rss_kib)
 }
 
 async fn setup(server: &Server, n: usize, prefix: &str) -> Vec<Conn> {
     let mut conns = Vec::new();
+    let tag = std::process::id();
     for i in 0..n {
         let mut tx = connect(&server.addr).await;
-        let body =
-            format!(r#"{{"username":"{prefix}{i}","password":"pw","auth":{{"type":"m.login.dummy"}}}}"#);
-        let (_, b) = call(&mut tx, "POST", "/_matrix/client/v3/register", "", &body).await;
+        let body = format!(
+            r#"{{"username":"{prefix}{tag}x{i}","password":"pw-{tag}","auth":{{"type":"m.login.dummy"}}}}"#
+        );
+        let (mut status, mut b) = call(&mut tx, "POST", "/_matrix/client/v3/register", "", &body).await;
+        if status == 401 {
+            // A user-interactive flow (Synapse): the dummy stage again, in the session it opened.
+            let session = field(&b, "session");
+            let body = format!(
+                r#"{{"username":"{prefix}{tag}x{i}","password":"pw-{tag}","auth":{{"type":"m.login.dummy","session":"{session}"}}}}"#
+            );
+            (status, b) = call(&mut tx, "POST", "/_matrix/client/v3/register", "", &body).await;
+        }
+        assert_eq!(status, 200, "register: {}", String::from_utf8_lossy(&b));
         let token = field(&b, "access_token");
         let (_, b) =
             call(&mut tx, "POST", "/_matrix/client/v3/createRoom", &token, r#"{"preset":"public_chat"}"#)
                 .await;
         let room = field(&b, "room_id");
-        conns.push(Conn { merged: server.merged, tx, token, room, ids: Vec::new(), next_txn: 0 });
+        conns.push(Conn { api: server.api, tx, token, room, ids: Vec::new(), next_txn: 0 });
     }
     conns
 }
@@ -152,10 +124,15 @@ async fn trim(conns: Vec<Conn>, per_conn: usize) -> Vec<Conn> {
 /// A management request in the connection's revision: the action in the body (seed) or in the
 /// path with an empty body, as matrix-js-sdk 43 sends it (merged).
 fn manage(c: &Conn, id: &str, action: &str) -> (String, String) {
-    if c.merged {
-        (format!("/_matrix/client/v1/delayed_events/{id}/{action}"), String::new())
-    } else {
-        (format!("/_matrix/client/v1/delayed_events/{id}"), format!(r#"{{"action":"{action}"}}"#))
+    match c.api {
+        Api::Merged => (format!("/_matrix/client/v1/delayed_events/{id}/{action}"), String::new()),
+        Api::Seed => {
+            (format!("/_matrix/client/v1/delayed_events/{id}"), format!(r#"{{"action":"{action}"}}"#))
+        }
+        Api::Synapse => (
+            format!("/_matrix/client/unstable/org.matrix.msc4140/delayed_events/{id}"),
+            format!(r#"{{"action":"{action}"}}"#),
+        ),
     }
 }
 
@@ -171,18 +148,25 @@ async fn step(c: &mut Conn, work: Work, i: u64) -> bool {
         Work::Versions => call(&mut c.tx, "GET", "/_matrix/client/versions", "", "").await.0 == 200,
         Work::Schedule { delay_ms } => {
             c.next_txn += 1;
-            let (path, body) = if c.merged {
-                let path = format!(
-                    "/_matrix/client/v3/rooms/{}/delayed_event/m.room.message/b{}",
-                    c.room, c.next_txn
-                );
-                (path, format!(r#"{{"delay_ms":{delay_ms},"content":{{"body":"x"}}}}"#))
-            } else {
-                let path = format!(
-                    "/_matrix/client/v3/rooms/{}/send/m.room.message/b{}?delay={delay_ms}",
-                    c.room, c.next_txn
-                );
-                (path, r#"{"body":"x"}"#.to_string())
+            let (room, txn) = (&c.room, c.next_txn);
+            let (path, body) = match c.api {
+                Api::Merged => {
+                    let path = format!("/_matrix/client/v3/rooms/{room}/delayed_event/m.room.message/b{txn}");
+                    (path, format!(r#"{{"delay_ms":{delay_ms},"content":{{"body":"x"}}}}"#))
+                }
+                Api::Seed => {
+                    let path = format!(
+                        "/_matrix/client/v3/rooms/{room}/send/m.room.message/b{txn}?delay={delay_ms}"
+                    );
+                    (path, r#"{"body":"x"}"#.to_string())
+                }
+                Api::Synapse => {
+                    let path = format!(
+                        "/_matrix/client/v3/rooms/{room}/send/m.room.message/b{txn}?org.matrix.msc4140.delay={delay_ms}"
+                    );
+                    // Synapse checks a delayed message's content (`msgtype` required).
+                    (path, r#"{"body":"x","msgtype":"m.text"}"#.to_string())
+                }
             };
             let (status, body) = call(&mut c.tx, "PUT", &path, &c.token.clone(), &body).await;
             if status == 200 {
@@ -307,7 +291,11 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 async fn lateness(n_conns: usize, events: usize) {
     let server = start_server("100000000");
-    let conns = setup(&server, n_conns, "late").await;
+    lateness_on(&server, n_conns, events, "in memory").await;
+}
+
+async fn lateness_on(server: &Server, n_conns: usize, events: usize, label: &str) {
+    let conns = setup(server, n_conns, "late").await;
     let per = events / n_conns;
     // Due times spread over 10 s, starting 10 s out: all are outstanding before the first fires.
     let t0 = Instant::now();
@@ -357,7 +345,7 @@ async fn lateness(n_conns: usize, events: usize) {
     assert_eq!(late.len(), outstanding, "every event was sent");
     late.sort_unstable();
     println!(
-        "lateness: {} events ({} outstanding, scheduled in {:.1} s), p50 {} ms, p99 {} ms, max {} ms",
+        "lateness ({label}): {} events ({} outstanding, scheduled in {:.1} s), p50 {} ms, p99 {} ms, max {} ms",
         late.len(),
         outstanding,
         scheduled_in.as_secs_f64(),
@@ -380,6 +368,12 @@ async fn main() {
     );
 
     // Finalised records are not kept here, so churn does not grow memory between levels.
+    if arg("--compare-storage", 0) == 1 {
+        return compare_storage(n, secs, arg("--repeat", 3) as usize, arg("--level", 10_000) as usize).await;
+    }
+    if arg("--recovery", 0) > 0 {
+        return recovery(n, arg("--recovery", 0) as usize).await;
+    }
     if arg("--compare-revisions", 0) == 1 {
         return compare_revisions(n, secs, arg("--repeat", 3) as usize, arg("--level", 10_000) as usize)
             .await;
@@ -460,4 +454,127 @@ async fn compare_revisions(n: usize, secs: f64, reps: usize, level: usize) {
             100.0 * sb.median / sa.median
         );
     }
+}
+
+/// The merged revision in memory, with `--data-dir --sync full` and with `--sync normal`, and
+/// Synapse when `--synapse-port` names one on loopback, side by side at `level` outstanding.
+async fn compare_storage(n: usize, secs: f64, reps: usize, level: usize) {
+    let full_dir =
+        tempfile::Builder::new().prefix("msc4140-bench-full-").tempdir().expect("temporary directory");
+    let normal_dir =
+        tempfile::Builder::new().prefix("msc4140-bench-normal-").tempdir().expect("temporary directory");
+    let path = |d: &tempfile::TempDir| d.path().to_str().expect("utf-8").to_string();
+    let (full, normal) = (path(&full_dir), path(&normal_dir));
+    let mut servers = vec![
+        ("in memory", start_server_in("0", "2026-07-10")),
+        ("--sync full", start_server_with("0", "2026-07-10", &["--data-dir", &full, "--sync", "full"])),
+        ("--sync normal", start_server_with("0", "2026-07-10", &["--data-dir", &normal, "--sync", "normal"])),
+    ];
+    let synapse_port = arg("--synapse-port", 0);
+    if synapse_port > 0 {
+        let addr = format!("127.0.0.1:{synapse_port}");
+        servers.push(("Synapse", Server { process: None, addr, api: Api::Synapse }));
+    }
+    let per_conn = level.div_ceil(n);
+    let mut conns = Vec::new();
+    for (name, server) in &servers {
+        // Synapse gets a tenth of the level: filling it at its rate would take most of an hour.
+        let per = if server.api == Api::Synapse { per_conn.div_ceil(10) } else { per_conn };
+        let started = Instant::now();
+        conns.push(fill(setup(server, n, "store").await, per, 86_400_000).await);
+        println!("{name}: {} outstanding in {:.1} s", per * n, started.elapsed().as_secs_f64());
+    }
+    let works = [("restart", Work::Restart), ("schedule", Work::Schedule { delay_ms: 86_400_000 })];
+    for (work_name, work) in works {
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+        for rep in 0..=reps {
+            let t = if rep == 0 { 1.0 } else { secs };
+            for (i, (_, server)) in servers.iter().enumerate() {
+                let per = if server.api == Api::Synapse { per_conn.div_ceil(10) } else { per_conn };
+                let (c, rate) = measure(std::mem::take(&mut conns[i]), work, t).await;
+                conns[i] = trim(c, per).await;
+                if rep > 0 {
+                    rates[i].push(rate);
+                }
+            }
+        }
+        let medians: Vec<Rate> = rates
+            .into_iter()
+            .map(|mut v| {
+                v.sort_by(f64::total_cmp);
+                Rate { median: v[v.len() / 2], min: v[0], max: v[v.len() - 1] }
+            })
+            .collect();
+        for ((name, _), rate) in servers.iter().zip(&medians) {
+            println!(
+                "{work_name:>8} at {level} outstanding, {name:>13}: {rate}, {:.0}% of in memory",
+                100.0 * rate.median / medians[0].median
+            );
+        }
+    }
+    drop(conns);
+    println!("data directory after the runs: {:.1} MiB", dir_mib(full_dir.path()));
+    drop(servers);
+    let late_dir =
+        tempfile::Builder::new().prefix("msc4140-bench-late-").tempdir().expect("temporary directory");
+    let late = path(&late_dir);
+    let server = start_server_with("100000000", "2025-07-09", &["--data-dir", &late, "--sync", "full"]);
+    lateness_on(&server, 100, arg("--lateness-events", 100_000) as usize, "--data-dir, --sync full").await;
+}
+
+fn dir_mib(dir: &std::path::Path) -> f64 {
+    let bytes: u64 = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Recovery of `events` scheduled events: the time from starting the server on the directory a
+/// SIGKILLed server left until it serves, and its RSS then, against the RSS of an in-memory server
+/// holding the same events.
+async fn recovery(n: usize, events: usize) {
+    let per_conn = events.div_ceil(n);
+    let memory = start_server_in("0", "2026-07-10");
+    let empty = rss_kib(&memory);
+    let conns = fill(setup(&memory, n, "rss").await, per_conn, 86_400_000).await;
+    let held: usize = conns.iter().map(|c| c.ids.len()).sum();
+    let in_memory = rss_kib(&memory).saturating_sub(empty) as f64 * 1024.0 / held as f64;
+    drop(conns);
+    drop(memory);
+
+    let dir =
+        tempfile::Builder::new().prefix("msc4140-bench-recovery-").tempdir().expect("temporary directory");
+    let path = dir.path().to_str().expect("utf-8").to_string();
+    let flags = ["--data-dir", path.as_str(), "--sync", "normal"];
+    let mut server = start_server_with("0", "2026-07-10", &flags);
+    let started = Instant::now();
+    let conns = fill(setup(&server, n, "rec").await, per_conn, 86_400_000).await;
+    let filled_in = started.elapsed().as_secs_f64();
+    drop(conns);
+    if let Some(p) = server.process.as_mut() {
+        p.kill();
+    }
+    let started = Instant::now();
+    let server = start_server_with("0", "2026-07-10", &flags);
+    let recovered_in = started.elapsed().as_secs_f64();
+    // Measured on a server that only recovered: nothing in it but what it read back.
+    let persistent = rss_kib(&server) as f64 * 1024.0;
+    let empty_persistent = {
+        let fresh =
+            tempfile::Builder::new().prefix("msc4140-bench-empty-").tempdir().expect("temporary directory");
+        let p = fresh.path().to_str().expect("utf-8").to_string();
+        let s = start_server_with("0", "2026-07-10", &["--data-dir", &p]);
+        rss_kib(&s) as f64 * 1024.0
+    };
+    let per_event = (persistent - empty_persistent) / held as f64;
+    println!(
+        "recovery of {held} scheduled events ({:.0} MiB on disk, filled in {filled_in:.1} s): ready in {recovered_in:.2} s; \
+         RSS {:.0} bytes per event after recovery, {in_memory:.0} in memory ({:.2}x)",
+        dir_mib(dir.path()),
+        per_event,
+        per_event / in_memory
+    );
 }

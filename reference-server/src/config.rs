@@ -121,6 +121,10 @@ pub struct Settings {
     pub open_registration: bool,
     /// tracing filter (`RUST_LOG` syntax).
     pub log: String,
+    /// Keep all state in this directory (PER-1..3); in memory when unset.
+    pub data_dir: Option<PathBuf>,
+    /// With `data_dir`: what a commit waits for before the requests it holds are answered.
+    pub sync: crate::store::SyncMode,
     /// Test-only deliberate bugs (all off; only with the `faults` feature).
     #[cfg(feature = "faults")]
     #[serde(skip)]
@@ -145,6 +149,8 @@ impl Default for Settings {
             sync_keys: SyncKeys::Both,
             open_registration: true,
             log: "info".into(),
+            data_dir: None,
+            sync: crate::store::SyncMode::default(),
             #[cfg(feature = "faults")]
             faults: crate::faults::Faults::none(),
         }
@@ -153,7 +159,11 @@ impl Default for Settings {
 
 /// Command line of `reference-server`. Every flag overrides the same setting of `--config`.
 #[derive(Debug, Parser)]
-#[command(name = "reference-server", version, about = "In-memory Matrix homeserver implementing MSC4140")]
+#[command(
+    name = "reference-server",
+    version,
+    about = "Matrix homeserver implementing MSC4140 (in memory, or persistent with --data-dir)"
+)]
 pub struct Cli {
     /// A TOML file with any of the settings below (snake_case keys, e.g. `max_delay_ms = 60000`).
     #[arg(long)]
@@ -212,6 +222,14 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `reference_server=debug`.
     #[arg(long)]
     pub log: Option<String>,
+    /// Persist everything in this directory (created if missing); without it, state is in
+    /// memory and lost when the server stops.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// With --data-dir: `full` fsyncs every group commit (answers survive power loss), `normal`
+    /// only writes it to the operating system (answers survive the process dying).
+    #[arg(long, value_enum)]
+    pub sync: Option<crate::store::SyncMode>,
 }
 
 impl Cli {
@@ -229,6 +247,12 @@ impl Cli {
         }
         take!(listen, server_name, max_delay_ms, max_delayed_per_user, retention_max_age_ms);
         take!(retention_max_per_user, page_size, max_body_bytes, sync_keys, log, revision);
+        if self.data_dir.is_some() {
+            s.data_dir.clone_from(&self.data_dir);
+        }
+        if let Some(sync) = self.sync {
+            s.sync = sync;
+        }
         s.strict_revision |= self.strict_revision;
         s.discard_returned |= self.discard_returned;
         s.open_registration &= !self.closed_registration;

@@ -58,6 +58,32 @@ impl Code {
         }
     }
 
+    pub const ALL: [Code; 18] = [
+        Code::Forbidden,
+        Code::NotFound,
+        Code::InvalidParam,
+        Code::MissingParam,
+        Code::LimitExceeded,
+        Code::Unknown,
+        Code::NotJson,
+        Code::BadJson,
+        Code::MissingToken,
+        Code::UnknownToken,
+        Code::Unrecognized,
+        Code::TooLarge,
+        Code::UserInUse,
+        Code::InvalidUsername,
+        Code::MaxDelayExceeded,
+        Code::MaxDelayedEventsExceeded,
+        Code::CancelledByStateUpdate,
+        Code::GuestAccessForbidden,
+    ];
+
+    /// The code with this `errcode` (stored finalised records).
+    pub fn parse(errcode: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == errcode)
+    }
+
     /// Codes MSC4140 introduces; the unstable surface wraps them (UNS-2..4).
     pub fn is_msc4140(self) -> bool {
         matches!(self, Code::MaxDelayExceeded | Code::MaxDelayedEventsExceeded | Code::CancelledByStateUpdate)
@@ -182,3 +208,40 @@ impl std::fmt::Display for MatrixError {
 impl std::error::Error for MatrixError {}
 
 pub type Result<T, E = MatrixError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    // Would catch: a stored finalised record whose error code does not read back (a variant
+    // missing from `Code::ALL`), which would make a data directory unreadable.
+    #[test]
+    fn every_code_reads_back_from_its_errcode() {
+        for code in Code::ALL {
+            assert_eq!(Code::parse(code.as_str()), Some(code));
+        }
+        // A variant added without extending `ALL` would not be matched here: keep them in step.
+        let exhaustive = |c: Code| match c {
+            Code::Forbidden
+            | Code::NotFound
+            | Code::InvalidParam
+            | Code::MissingParam
+            | Code::LimitExceeded
+            | Code::Unknown
+            | Code::NotJson
+            | Code::BadJson
+            | Code::MissingToken
+            | Code::UnknownToken
+            | Code::Unrecognized
+            | Code::TooLarge
+            | Code::UserInUse
+            | Code::InvalidUsername
+            | Code::MaxDelayExceeded
+            | Code::MaxDelayedEventsExceeded
+            | Code::CancelledByStateUpdate
+            | Code::GuestAccessForbidden => 1,
+        };
+        assert_eq!(Code::ALL.iter().map(|c| exhaustive(*c)).sum::<usize>(), 18);
+        assert_eq!(Code::parse("M_NOT_A_CODE"), None);
+    }
+}

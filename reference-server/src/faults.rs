@@ -125,6 +125,9 @@ faults! {
     GuestsRefused = "guests_refused",
     /// Merged revision: `Retry-After` at the count limit is rounded down, not up.
     RetryAfterRoundedDown = "retry_after_rounded_down",
+    /// With `--data-dir`: at startup, the delayed event sent last before the restart is sent
+    /// again (the double send of element-hq/synapse#17326, as clients see it).
+    ResendAfterRestart = "resend_after_restart",
 }
 
 /// The faults switched on in a server (tests set them in `Settings::faults`; no flag or file can).

@@ -23,18 +23,41 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let addr = listener.local_addr().unwrap_or(settings.listen);
-    let server = reference_server::start(settings, Clock::system());
-    tracing::info!(%addr, "MSC4140 reference server ready");
+    let dir = settings.data_dir.clone();
+    let server = match reference_server::open(settings, Clock::system(), Default::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            let dir = dir.map(|d| d.display().to_string()).unwrap_or_default();
+            eprintln!("reference-server: cannot open the data directory {dir}: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    tracing::info!(%addr, persistent = server.engine.store().is_some(), "MSC4140 reference server ready");
     // The base URL on stdout, alone on its line, for scripts that start us.
     println!("http://{addr}");
+    let engine = server.engine.clone();
+    let storage_failed = async move {
+        match engine.store() {
+            Some(store) => store.journal.failed().await,
+            None => std::future::pending().await,
+        }
+    };
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+            () = storage_failed => tracing::error!("storage failed; shutting down"),
+        }
     };
     let served = axum::serve(listener, server.router).with_graceful_shutdown(shutdown).await;
     server.timers.abort();
+    let failed = server.engine.store().is_some_and(|s| s.journal.watermark().failed);
+    if let Some(store) = server.engine.store() {
+        // Everything queued so far is written before the process ends.
+        store.close();
+    }
     match served {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) if !failed => std::process::ExitCode::SUCCESS,
+        Ok(()) => std::process::ExitCode::from(1),
         Err(e) => {
             eprintln!("reference-server: {e}");
             std::process::ExitCode::from(1)

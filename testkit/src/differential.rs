@@ -78,6 +78,8 @@ pub struct Driver {
     observer_since: String,
     /// What happened so far, for the failure report.
     pub log: Vec<String>,
+    /// The data directory of a persistent server (removed with the driver).
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 fn server_user(u: UserId) -> String {
@@ -99,10 +101,23 @@ impl Driver {
     /// A fresh model and a server configured to match; `tweak` changes the server's settings
     /// (planted faults).
     pub async fn new(revision: Revision, prefix: Prefix, tweak: impl FnOnce(&mut Settings)) -> Driver {
-        let cfg = config_in(revision, prefix);
+        Driver::start(config_in(revision, prefix), tweak, false).await
+    }
+
+    /// The model `cfg` against a server configured to match, in memory or on a fresh data
+    /// directory (`persistent`: [`Op::ServerRestart`] restarts it there).
+    pub async fn start(cfg: Config, tweak: impl FnOnce(&mut Settings), persistent: bool) -> Driver {
         let mut s = settings(&cfg);
         tweak(&mut s);
-        let t = T::with(s).await;
+        let data_dir = persistent.then(|| tempfile::tempdir().expect("a temporary directory"));
+        let t = match &data_dir {
+            Some(dir) => {
+                s.data_dir = Some(dir.path().to_path_buf());
+                s.sync = reference_server::store::SyncMode::Normal;
+                T::persistent(s, Default::default()).expect("a fresh data directory opens")
+            }
+            None => T::with(s).await,
+        };
         let mut users = Vec::new();
         for u in 0..USERS {
             let first = t.user(&format!("u{u}")).await;
@@ -144,6 +159,7 @@ impl Driver {
             sync_next: vec![None; n],
             observer_since: since,
             log: Vec::new(),
+            _data_dir: data_dir,
         }
     }
 
@@ -187,6 +203,9 @@ impl Driver {
         if let Op::Advance { ms } = op {
             return self.advance(ms).await;
         }
+        if let Op::ServerRestart { down_ms } = op {
+            return self.server_restart(down_ms).await;
+        }
         let Some((next, step)) = spec_model::spec::step(&self.cfg, &self.state, &op) else { return Ok(()) };
         let (status, body) = self.request(op).await?;
         let mut shown = body.to_string();
@@ -198,6 +217,25 @@ impl Driver {
         self.check_effects(&step, &effects)?;
         self.state = next;
         self.check_reply(op, &step, status, &body)
+    }
+
+    /// PER-1..3: the server goes down for `down_ms` and comes back on its data directory; what
+    /// it sends at startup must be what the model sends, in the same order.
+    async fn server_restart(&mut self, down_ms: u64) -> Result<(), String> {
+        let Some((next, step)) =
+            spec_model::spec::step(&self.cfg, &self.state, &Op::ServerRestart { down_ms })
+        else {
+            return Ok(());
+        };
+        if self.t.engine.store().is_none() {
+            return Err("a server restart needs a persistent server (Driver::start with persistent)".into());
+        }
+        self.t.restart(down_ms, Default::default()).await?;
+        self.log.push(format!("ServerRestart {{ down_ms: {down_ms} }}"));
+        let effects = self.observe().await?;
+        self.check_effects(&step, &effects)?;
+        self.state = next;
+        Ok(())
     }
 
     /// Time passes: due events fire in the model exactly when the server's timers fire them.
@@ -650,14 +688,29 @@ pub fn run_in_with(
     run_tweaked(revision, prefix, |s| s.faults = faults, ops)
 }
 
+/// Run `ops` (server restarts among them) on a model and a server on a fresh data directory.
+pub fn run_persistent(cfg: Config, ops: &[Op]) -> Result<(), String> {
+    run_driver(cfg, |_| {}, true, ops)
+}
+
 fn run_tweaked(
     revision: Revision,
     prefix: Prefix,
     tweak: impl FnOnce(&mut Settings),
     ops: &[Op],
 ) -> Result<(), String> {
+    run_driver(config_in(revision, prefix), tweak, false, ops)
+}
+
+fn run_driver(
+    cfg: Config,
+    tweak: impl FnOnce(&mut Settings),
+    persistent: bool,
+    ops: &[Op],
+) -> Result<(), String> {
+    let prefix = cfg.prefix;
     crate::harness::on_virtual_time(async {
-        let mut d = Driver::new(revision, prefix, tweak).await;
+        let mut d = Driver::start(cfg, tweak, persistent).await;
         for op in ops {
             if let Err(e) = d.apply(*op).await {
                 return Err(format!("{e}\n\nsteps ({prefix:?} prefix):\n  {}", d.log.join("\n  ")));

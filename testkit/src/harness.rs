@@ -3,6 +3,7 @@
 
 use reference_server::clock::Clock;
 use reference_server::config::{RateLimits, Settings};
+use reference_server::store::StoreOptions;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -65,6 +66,32 @@ impl T {
     pub async fn with(settings: Settings) -> T {
         let s = reference_server::start(settings, Clock::starting_at(EPOCH));
         T { router: s.router, engine: s.engine, clock: s.clock, _timers: s.timers }
+    }
+
+    /// A server on `settings.data_dir`, answers held until durable (waited for on a blocking
+    /// thread, which keeps virtual time still meanwhile).
+    pub fn persistent(settings: Settings, options: StoreOptions) -> Result<T, String> {
+        T::open_at(settings, Clock::starting_at(EPOCH), options)
+    }
+
+    fn open_at(settings: Settings, clock: Clock, mut options: StoreOptions) -> Result<T, String> {
+        options.blocking_waits = true;
+        let s = reference_server::open(settings, clock, options).map_err(|e| format!("open: {e}"))?;
+        Ok(T { router: s.router, engine: s.engine, clock: s.clock, _timers: s.timers })
+    }
+
+    /// Stop the server, let `down_ms` pass with no server running, and start it again on the
+    /// same data directory (PER-1..3): what was queued is written first, as at a clean shutdown
+    /// or, when a planted crash stopped the writer, not at all, as after a SIGKILL.
+    pub async fn restart(&mut self, down_ms: u64, options: StoreOptions) -> Result<(), String> {
+        self._timers.abort();
+        let settings = self.engine.settings.clone();
+        if let Some(store) = self.engine.store() {
+            store.close();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(down_ms)).await;
+        *self = T::open_at(settings, self.clock, options)?;
+        Ok(())
     }
 
     pub fn now(&self) -> u64 {

@@ -28,6 +28,7 @@ pub enum Check {
     MergedBadBodies,
     MergedDelayIdUnsigned,
     MergedRetryAfter,
+    Restart(&'static scripted::Script, crate::restart::How),
 }
 
 impl Check {
@@ -46,6 +47,7 @@ impl Check {
             Check::MergedBadBodies => merged::bad_bodies_info(),
             Check::MergedDelayIdUnsigned => merged::delay_id_unsigned_info(),
             Check::MergedRetryAfter => merged::retry_after_info(),
+            Check::Restart(s, how) => scripted::restart_info(s, *how),
         }
     }
 
@@ -64,6 +66,18 @@ impl Check {
             Check::MergedBadBodies => merged::bad_bodies(ctx).await,
             Check::MergedDelayIdUnsigned => merged::delay_id_unsigned(ctx).await,
             Check::MergedRetryAfter => merged::retry_after(ctx).await,
+            Check::Restart(s, how) => scripted::run_restart(ctx, s, *how).await,
+        }
+    }
+
+    /// Whether it takes the server down: such checks run one at a time after all the others.
+    pub fn restarts_the_server(&self) -> bool {
+        match self {
+            Check::Witness(w, _) => {
+                w.ops().iter().any(|op| matches!(op, spec_model::op::Op::ServerRestart { .. }))
+            }
+            Check::Restart(..) => true,
+            _ => false,
         }
     }
 }
@@ -83,6 +97,9 @@ pub fn all(doc: &Document) -> Vec<Check> {
         .collect();
     if merged {
         out.extend([Check::MergedBadBodies, Check::MergedDelayIdUnsigned, Check::MergedRetryAfter]);
+        for how in [crate::restart::How::Clean, crate::restart::How::Kill] {
+            out.extend(scripted::RESTART_SCRIPTS.iter().map(|s| Check::Restart(s, how)));
+        }
         return out;
     }
     out.extend(scripted::SCRIPTS.iter().map(Check::Scripted));

@@ -99,6 +99,72 @@ fn sync_since_the_token() -> Vec<Op> {
     ]
 }
 
+/// PER-1..3 and SRV-8 across a restart (merged revision): two events fall due while the server
+/// is down (scheduled latest-due first), three outlive the restart (one of them restarted just
+/// before it), one was cancelled and one sent by its action before it. Afterwards the survivors
+/// are looked up and left to fire; the rooms must show each sent event once.
+fn across_a_restart() -> Vec<Op> {
+    let me = ADMIN;
+    let schedule = |content: u8, delay: i64, kind: EventKind| Op::Schedule {
+        user: me,
+        device: DeviceId(0),
+        room: ROOM,
+        kind,
+        content: ContentId(content),
+        delay: DelayParam::Ms(delay),
+        txn: Some(spec_model::types::TxnId(content)),
+    };
+    let message = EventKind::message;
+    let act = |id: u16, action| Op::Manage { user: me, delay: DelayRef::Issued(DelayId(id)), action };
+    let lookup = |id: u16| Op::Lookup { user: me, delay: DelayRef::Issued(DelayId(id)) };
+    vec![
+        schedule(0, 3, message()),
+        schedule(1, 2, message()),
+        schedule(2, 12, slot()),
+        schedule(3, 12, message()),
+        schedule(4, 12, message()),
+        schedule(5, 12, message()),
+        Op::Advance { ms: 1 },
+        act(3, Action::Restart),
+        act(4, Action::Cancel),
+        act(5, Action::Send),
+        // Down for 4 units: both short ones fall due meanwhile, the restarted one (due at 13) not.
+        Op::ServerRestart { down_ms: 4 },
+        lookup(0),
+        lookup(1),
+        lookup(2),
+        lookup(3),
+        lookup(4),
+        lookup(5),
+    ]
+}
+
+/// The restart scenarios (merged revision), each run with `--restart-cmd` and with `--kill-cmd`.
+pub const RESTART_SCRIPTS: &[Script] = &[Script {
+    id: "restart/per-1-2-3-answered-effects-survive",
+    title: "across a restart: scheduled events kept as they were (a restart included), overdue ones sent at startup in send-time order, cancelled and sent ones not sent again",
+    requirements: &["PER-1", "PER-2", "PER-3", "PER-4", "SRV-8"],
+    ops: across_a_restart,
+}];
+
+pub fn restart_info(s: &Script, how: crate::restart::How) -> CheckInfo {
+    let (suffix, title) = match how {
+        crate::restart::How::Clean => ("clean-stop", "with a clean stop (--restart-cmd)"),
+        crate::restart::How::Kill => ("kill", "with a kill (--kill-cmd)"),
+    };
+    CheckInfo::new(&format!("{}/{suffix}", s.id), &format!("{} {title}", s.title), s.requirements)
+        .in_revision(spec_model::Revision::Rev2026_07_10)
+}
+
+pub async fn run_restart(ctx: &Context, s: &Script, how: crate::restart::How) -> CheckResult {
+    let info = restart_info(s, how);
+    if how.command(ctx).is_none() {
+        let why = format!("needs the server taken down and up: give {}", how.flag());
+        return info.result(crate::outcome::Verdict::NotApplicable, why, 0);
+    }
+    run_with(ctx, s, info, Some(how)).await
+}
+
 pub const SCRIPTS: &[Script] = &[
     Script {
         id: "scripted/srv-4-cancelled-although-its-owner-may-send-it",
@@ -125,7 +191,15 @@ pub fn info(s: &Script) -> CheckInfo {
 }
 
 pub async fn run(ctx: &Context, s: &Script) -> CheckResult {
-    let info = info(s);
+    run_with(ctx, s, info(s), None).await
+}
+
+async fn run_with(
+    ctx: &Context,
+    s: &Script,
+    info: CheckInfo,
+    how: Option<crate::restart::How>,
+) -> CheckResult {
     let started = ctx.client.now();
     // Model time units become real delays, as for the witness traces.
     let unit = ctx.unit_ms() as i64;
@@ -143,6 +217,7 @@ pub async fn run(ctx: &Context, s: &Script) -> CheckResult {
         Ok(sc) => sc,
         Err(stop) => return stop.result(&info, 0),
     };
+    sc.restart_with = how;
     let outcome = drive(ctx, &mut sc, &ops).await;
     sc.release().await;
     let millis = ctx.client.now() - started;

@@ -165,9 +165,9 @@ pub async fn run(ctx: &Context, w: &Witness, wcfg: &Config) -> CheckResult {
     let info = info(w);
     let started = ctx.client.now();
     let info = info.in_revision(wcfg.revision);
-    if w.ops().iter().any(|op| matches!(op, Op::ServerRestart { .. })) {
-        let why =
-            "needs the server taken down and up during the scenario (--restart-cmd, not yet in the suite)";
+    let restarts = w.ops().iter().any(|op| matches!(op, Op::ServerRestart { .. }));
+    if restarts && crate::restart::How::preferred(ctx).is_none() {
+        let why = "needs the server taken down and up during the scenario: give --restart-cmd or --kill-cmd";
         return info.result(Verdict::NotApplicable, why, 0);
     }
     // SCH-21: the trace's users other than the rooms' creator are the model's guests.
@@ -232,6 +232,13 @@ pub async fn drive(ctx: &Context, sc: &mut Scenario<'_>, ops: &[Op]) -> crate::s
                 ctx.client.sleep_until(t0 + elapsed).await;
             }
             Op::Fire { delay } => sc.await_finalised(delay).await?,
+            Op::ServerRestart { down_ms } => {
+                let how = sc
+                    .restart_with
+                    .or_else(|| crate::restart::How::preferred(ctx))
+                    .ok_or_else(|| Stop::NotApplicable("no --restart-cmd or --kill-cmd".into()))?;
+                sc.server_restart(how, down_ms * unit).await?;
+            }
             // The server's own choices: the judge already allows them at every step.
             Op::Discard { .. } | Op::Drain => {}
             _ => {

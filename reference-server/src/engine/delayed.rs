@@ -165,14 +165,26 @@ impl UserDelays {
 
     /// LST-5: drop records older than the age limit and beyond the count limit, oldest
     /// finalisation first.
-    pub fn enforce_retention(&mut self, now: u64, r: Retention) {
+    /// Returns the ids dropped.
+    pub fn enforce_retention(&mut self, now: u64, r: Retention) -> Vec<DelayId> {
+        let mut dropped = Vec::new();
         while let Some((_, &id)) = self.by_seq.iter().next() {
             let expired = self.finalised.get(&id).is_some_and(|f| now > f.ts.saturating_add(r.max_age_ms));
             if !expired && self.by_seq.len() <= r.max_per_user {
                 break;
             }
             self.discard(id);
+            dropped.push(id);
         }
+        dropped
+    }
+
+    /// A record read back from the data directory, with its original sequence number.
+    pub fn restore_record(&mut self, id: DelayId, f: Finalised) {
+        self.last_seq = self.last_seq.max(f.seq);
+        self.by_seq.insert(f.seq, id);
+        self.by_ts.insert((f.ts, id));
+        self.finalised.insert(id, f);
     }
 
     /// LST-5 / PSH-3: forget a finalised record (after retention, or once returned).

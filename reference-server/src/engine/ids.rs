@@ -32,6 +32,12 @@ pub struct IdSource {
 }
 
 impl IdSource {
+    /// Ids of the `boot`-th start of a data directory: each start counts from its own 2^40, so
+    /// no id is issued twice across restarts (SCH-4).
+    pub fn for_boot(boot: u64) -> IdSource {
+        IdSource { next: AtomicU64::new(boot << 40) }
+    }
+
     pub fn delay_id(&self) -> DelayId {
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
         DelayId(((seq as u128) << 64) | rand::rng().random::<u64>() as u128)

@@ -7,13 +7,14 @@
 
 use super::accounts::{Session, TxnPath, TxnResult};
 use super::delayed::{Outcome, Reason, Retention, Scheduled, UserDelays};
-use super::events::Draft;
+use super::events::{Draft, Event};
 use super::ids::DelayId;
 use super::ratelimit::RateClass;
 use super::rooms::RoomCell;
 use super::timers::TimerEntry;
 use super::Engine;
 use crate::error::{MatrixError, Result};
+use crate::store::change::{Change, FinalisedRow, ScheduledRow, TxnRow};
 use crate::sync::{lock, Arc};
 use std::cmp::Reverse;
 
@@ -56,7 +57,8 @@ impl Engine {
         }
     }
 
-    /// SRV-8: the single place an event taken out of `scheduled` becomes finalised.
+    /// SRV-8: the single place an event taken out of `scheduled` becomes finalised. `sent` is
+    /// the event it put into the room: stored with the record in one transaction (PER-2).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn finalise(
         &self,
@@ -66,20 +68,43 @@ impl Engine {
         outcome: Outcome,
         reason: Reason,
         error: Option<MatrixError>,
-        event_id: Option<Arc<str>>,
+        sent: Option<&Arc<Event>>,
         now: u64,
     ) {
         tracing::debug!(%id, outcome = outcome.as_str(), reason = reason.as_str(), error = ?error.as_ref().map(|e| e.code.as_str()), "finalised");
-        d.record(id, s, outcome, reason, error, event_id, now);
-        d.enforce_retention(now, self.retention());
+        let event_id = sent.map(|e| e.event_id.clone());
+        let logged = self.store.is_some().then(|| (error.clone(), event_id.clone()));
+        let seq = d.record(id, s, outcome, reason, error, event_id, now);
+        if let Some((error, event_id)) = logged {
+            let sent = sent.cloned();
+            self.log(|| {
+                Change::Finalised(FinalisedRow { id, outcome, reason, error, ts: now, seq, event_id, sent })
+            });
+        }
+        self.retain(d, now);
         if crate::planted!(self.settings, RecordsForgotten) {
             d.discard(id);
+            self.log(|| Change::Discarded { ids: vec![id] });
         }
         self.signal_live(-1);
         self.signals.stream_changed();
     }
 
-    fn arm(&self, due: u64, id: DelayId, owner: &Arc<super::accounts::Account>, room: &Arc<RoomCell>) {
+    /// LST-5: drop records past retention, and on disk too.
+    pub(super) fn retain(&self, d: &mut UserDelays, now: u64) {
+        let ids = d.enforce_retention(now, self.retention());
+        if !ids.is_empty() {
+            self.log(|| Change::Discarded { ids });
+        }
+    }
+
+    pub(super) fn arm(
+        &self,
+        due: u64,
+        id: DelayId,
+        owner: &Arc<super::accounts::Account>,
+        room: &Arc<RoomCell>,
+    ) {
         let entry = TimerEntry { due: self.timer_due(due), id, owner: owner.clone(), room: room.clone() };
         if self.timers.push(entry) {
             self.signals.wake_timers();
@@ -150,7 +175,19 @@ impl Engine {
                 };
                 return Err(MatrixError::too_many_scheduled(seconds));
             }
+            let logged = self.store.is_some().then(|| ScheduledRow {
+                id,
+                owner: account.user_id.clone(),
+                room_id: cell.id.clone(),
+                draft: scheduled.draft.clone(),
+                delay_ms,
+                running_since: now,
+            });
             d.insert(id, scheduled);
+            if let Some(row) = logged {
+                let txn = req.txn.map(|t| TxnRow::new(s, req.path, req.room_id, &row.draft.event_type, t));
+                self.log(|| Change::Scheduled { row, txn });
+            }
             self.signal_live(1);
         }
         if let Some(slot) = slot {
@@ -187,7 +224,7 @@ impl Engine {
         let id = DelayId::parse(id).ok_or_else(not_found)?;
         let mut d = lock(&account.delays);
         // LST-5: a record past the retention age is gone for management too (MGT-8: 404).
-        d.enforce_retention(now, self.retention());
+        self.retain(&mut d, now);
         let room = match (d.scheduled(id), d.finalised(id)) {
             (Some(sch), _) => Some(sch.room.clone()),
             (None, Some(_)) => None,
@@ -220,6 +257,7 @@ impl Engine {
             // alone orders a restart against a firing timer: the hot path takes no room lock and
             // arms nothing (the event's timer entry re-arms itself when it comes up early).
             d.restart(id, now).ok_or_else(not_found)?;
+            self.log(|| Change::Restarted { id, running_since: now });
             return Ok(());
         }
         // Sending and cancelling touch the room: take it first (lock order), then look again.
@@ -260,8 +298,7 @@ impl Engine {
         let shown = self.settings.revision.is_merged().then_some(id);
         let event = self.append(&mut room, &account.user_id, taken.draft.clone(), None, shown, now);
         // MGT-3.
-        let event_id = Some(event.event_id.clone());
-        self.finalise(&mut d, id, taken, Outcome::Send, Reason::Action, None, event_id, now);
+        self.finalise(&mut d, id, taken, Outcome::Send, Reason::Action, None, Some(&event), now);
         drop(d);
         unindex(&mut room.pending, slot, id);
         self.after_enter(&cell, &mut room, &event, now);
@@ -291,7 +328,7 @@ impl Engine {
             self.timers.drain_into(&mut heap);
             loop {
                 let now = clock();
-                if !heap.peek().is_some_and(|Reverse(e)| e.due <= now) {
+                if heap.peek().is_none_or(|Reverse(e)| e.due > now) {
                     break;
                 }
                 if let Some(Reverse(entry)) = heap.pop() {
@@ -367,7 +404,7 @@ impl Engine {
         match insertion {
             Ok(()) => {
                 if crate::planted!(self.settings, DoubleSend) {
-                    self.append(&mut room, &owner, taken.draft.clone(), None, None, now);
+                    self.append_logged(&mut room, &owner, taken.draft.clone(), None, None, now);
                 }
                 if crate::planted!(self.settings, SlotCollisionDropsOne) {
                     // Drop the owner's other events for this slot due in the same batch (2 s),
@@ -391,8 +428,7 @@ impl Engine {
                 let (sender, draft) = self.as_fired(&room, &owner, &taken.draft);
                 let shown = self.settings.revision.is_merged().then_some(entry.id);
                 let event = self.append(&mut room, &sender, draft, None, shown, now);
-                let event_id = Some(event.event_id.clone());
-                self.finalise(&mut d, entry.id, taken, Outcome::Send, Reason::Delay, None, event_id, now);
+                self.finalise(&mut d, entry.id, taken, Outcome::Send, Reason::Delay, None, Some(&event), now);
                 drop(d);
                 unindex(&mut room.pending, slot, entry.id);
                 self.after_enter(&entry.room, &mut room, &event, now);

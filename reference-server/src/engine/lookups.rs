@@ -7,6 +7,7 @@ use super::ids::DelayId;
 use super::ratelimit::RateClass;
 use super::Engine;
 use crate::error::{MatrixError, Result};
+use crate::store::change::Change;
 use crate::sync::{lock, Arc};
 use serde_json::value::RawValue;
 
@@ -144,7 +145,7 @@ impl Engine {
         let not_found = || MatrixError::not_found("No delayed event with this id");
         let id = DelayId::parse(id).ok_or_else(not_found)?;
         let mut d = lock(&s.account.delays);
-        d.enforce_retention(now, self.retention());
+        self.retain(&mut d, now);
         if d.scheduled(id).is_none() && d.finalised(id).is_none() {
             return Err(not_found());
         }
@@ -180,7 +181,7 @@ impl Engine {
         let before = from.map(parse_token).transpose()?;
         self.take_rate(&s.account, RateClass::Lookups, now)?;
         let mut d = lock(&s.account.delays);
-        d.enforce_retention(now, self.retention());
+        self.retain(&mut d, now);
         let (ids, next) = d.finalised_page(before, self.settings.page_size);
         let mut items = self.returned(&mut d, &ids);
         if crate::planted!(self.settings, FinalisedAscending) {
@@ -198,7 +199,7 @@ impl Engine {
         now: u64,
     ) -> (Vec<FinalisedView>, u64) {
         let mut d = lock(&s.account.delays);
-        d.enforce_retention(now, self.retention());
+        self.retain(&mut d, now);
         let last = d.last_seq();
         if !include {
             return (Vec::new(), last);
@@ -211,10 +212,11 @@ impl Engine {
     fn returned(&self, d: &mut UserDelays, ids: &[DelayId]) -> Vec<FinalisedView> {
         let views: Vec<FinalisedView> =
             ids.iter().filter_map(|id| d.finalised(*id).map(|f| FinalisedView::of(*id, f))).collect();
-        if self.settings.discard_returned {
+        if self.settings.discard_returned && !views.is_empty() {
             for id in ids {
                 d.discard(*id);
             }
+            self.log(|| Change::Discarded { ids: ids.to_vec() });
         }
         views
     }

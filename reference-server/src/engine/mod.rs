@@ -17,6 +17,7 @@ pub mod lookups;
 pub mod power;
 pub mod ratelimit;
 pub mod registry;
+mod restore;
 pub mod room_ops;
 pub mod rooms;
 pub mod sync_feed;
@@ -27,6 +28,7 @@ mod core_tests;
 
 use crate::config::Settings;
 use crate::error::{Code, MatrixError, Result};
+use crate::store::change::Change;
 use crate::sync::{lock, Arc, AtomicUsize, Mutex, Ordering};
 use accounts::{Account, Session};
 use ids::IdSource;
@@ -63,6 +65,8 @@ pub struct Engine {
     /// Scheduled delayed events server-wide (for timer compaction and stats).
     live: AtomicUsize,
     signals: Arc<dyn Signals>,
+    /// `--data-dir`: where every change goes; `None` in memory.
+    store: Option<crate::store::Store>,
 }
 
 impl Engine {
@@ -77,6 +81,21 @@ impl Engine {
             timers: Timers::default(),
             live: AtomicUsize::new(0),
             signals,
+            store: None,
+        }
+    }
+
+    /// The data directory, when the server has one.
+    pub fn store(&self) -> Option<&crate::store::Store> {
+        self.store.as_ref()
+    }
+
+    /// Queue a change for the data directory; `change` is only built when there is one. Called
+    /// with the locks held that order the change against those it conflicts with.
+    #[inline]
+    pub(crate) fn log(&self, change: impl FnOnce() -> Change) {
+        if let Some(store) = &self.store {
+            store.journal.push(change());
         }
     }
 
@@ -105,9 +124,10 @@ impl Engine {
         };
         let user_id: Arc<str> = Arc::from(self.user_id(&localpart));
         let account = Arc::new(Account::new(user_id.clone(), password.to_string()));
-        if !self.accounts.insert_new(user_id, account.clone()) {
+        if !self.accounts.insert_new(user_id.clone(), account.clone()) {
             return Err(MatrixError::new(400, Code::UserInUse, "User ID already taken."));
         }
+        self.log(|| Change::Account { user_id, password: password.to_string(), guest: false });
         Ok(self.new_session(account, None))
     }
 
@@ -117,7 +137,8 @@ impl Engine {
             let user_id: Arc<str> =
                 Arc::from(self.user_id(&format!("guest{}", self.ids.opaque().to_lowercase())));
             let account = Arc::new(Account { guest: true, ..Account::new(user_id.clone(), String::new()) });
-            if self.accounts.insert_new(user_id, account.clone()) {
+            if self.accounts.insert_new(user_id.clone(), account.clone()) {
+                self.log(|| Change::Account { user_id, password: String::new(), guest: true });
                 return self.new_session(account, None);
             }
         }
@@ -152,7 +173,12 @@ impl Engine {
         let token: Arc<str> = Arc::from(self.ids.token());
         let device_id: Arc<str> = Arc::from(device_id.map_or_else(|| self.ids.device_id(), str::to_string));
         let session = Session { account, device_id, token: token.clone() };
-        self.sessions.insert_new(token, session.clone());
+        self.sessions.insert_new(token.clone(), session.clone());
+        self.log(|| Change::Session {
+            token,
+            user_id: session.account.user_id.clone(),
+            device_id: session.device_id.clone(),
+        });
         session
     }
 
@@ -162,11 +188,23 @@ impl Engine {
     }
 
     pub fn logout(&self, token: &str) {
-        self.sessions.remove(token);
+        if let Some(s) = self.sessions.remove(token) {
+            self.log(|| Change::SessionGone { token: s.token });
+        }
     }
 
     pub fn logout_all(&self, user_id: &str) {
         self.sessions.retain(|_, s| &*s.account.user_id != user_id);
+        self.log(|| Change::SessionsGone { user_id: Arc::from(user_id) });
+    }
+
+    /// A new filter of the caller's (its id is its index).
+    pub fn create_filter(&self, s: &Session, body: serde_json::Value) -> usize {
+        let mut filters = lock(&s.account.filters);
+        let index = filters.len();
+        self.log(|| Change::Filter { user_id: s.account.user_id.clone(), index, body: body.to_string() });
+        filters.push(body);
+        index
     }
 
     pub fn account(&self, user_id: &str) -> Option<Arc<Account>> {

@@ -87,6 +87,22 @@ impl Engine {
         event
     }
 
+    /// [`Engine::append`] for an event that enters a room on its own (not as a delayed event's
+    /// finalisation, which is stored with its record), stored with its transaction id.
+    pub(super) fn append_logged(
+        &self,
+        room: &mut Room,
+        sender: &Arc<str>,
+        draft: Draft,
+        txn_id: Option<Arc<str>>,
+        txn: Option<crate::store::change::TxnRow>,
+        now: u64,
+    ) -> Arc<Event> {
+        let event = self.append(room, sender, draft, txn_id, None, now);
+        self.log(|| crate::store::change::Change::Event { event: event.clone(), txn });
+        event
+    }
+
     /// What follows an event entering a room: membership bookkeeping for `/sync`, and SRV-4:
     /// scheduled delayed state events of *other* senders for the same slot are cancelled
     /// (SRV-5: the sender's own ones stay; messages cancel nothing). Call without holding any
@@ -198,16 +214,22 @@ impl Engine {
         }
         {
             let mut room = lock(&cell.room);
+            let mut events = Vec::new();
             for d in drafts {
                 let event = self.append(&mut room, &creator, d, None, None, now);
                 self.after_enter(&cell, &mut room, &event, now);
+                events.push(event);
             }
             for target in req.invite {
                 let d = draft("m.room.member", Some(&target), json!({ "membership": "invite" }));
                 room.authorise(&creator, &d)?;
                 let event = self.append(&mut room, &creator, d, None, None, now);
                 self.after_enter(&cell, &mut room, &event, now);
+                events.push(event);
             }
+            // One change: a crash never leaves half a room.
+            let (room_id, creator) = (room_id.clone(), creator.clone());
+            self.log(|| crate::store::change::Change::Room { room_id, creator, events });
         }
         self.rooms.insert_new(room_id.clone(), cell);
         Ok(room_id)
@@ -226,7 +248,7 @@ impl Engine {
         }
         let d = draft("m.room.member", Some(target), json!({ "membership": m }));
         room.authorise(&s.account.user_id, &d)?;
-        let event = self.append(&mut room, &s.account.user_id, d, None, None, now);
+        let event = self.append_logged(&mut room, &s.account.user_id, d, None, None, now);
         self.after_enter(&cell, &mut room, &event, now);
         Ok(())
     }
@@ -266,7 +288,7 @@ impl Engine {
         }
         let d = draft("m.room.member", Some(target), content);
         room.authorise(&s.account.user_id, &d)?;
-        let event = self.append(&mut room, &s.account.user_id, d, None, None, now);
+        let event = self.append_logged(&mut room, &s.account.user_id, d, None, None, now);
         self.after_enter(&cell, &mut room, &event, now);
         Ok(())
     }
@@ -310,7 +332,10 @@ impl Engine {
             .ok_or_else(|| MatrixError::forbidden(format!("You are not in room {room_id}")))?;
         let mut room = lock(&cell.room);
         room.authorise(&s.account.user_id, &d)?;
-        let event = self.append(&mut room, &s.account.user_id, d, txn.map(Arc::from), None, now);
+        let row = txn
+            .filter(|_| self.store.is_some())
+            .map(|t| crate::store::change::TxnRow::new(s, TxnPath::Send, room_id, &d.event_type, t));
+        let event = self.append_logged(&mut room, &s.account.user_id, d, txn.map(Arc::from), row, now);
         self.after_enter(&cell, &mut room, &event, now);
         drop(room);
         if let (Some(mut txns), Some(key)) = (txns_lock, txn_key) {

@@ -1,6 +1,7 @@
 //! The HTTP surface: routing, extractors, rendering. Handlers stay thin; semantics live in
 //! [`crate::engine`].
 
+mod durable;
 pub mod extract;
 #[cfg(feature = "faults")]
 mod faults;
@@ -74,6 +75,12 @@ pub fn router(app: AppState) -> axum::Router {
         .merge(routes::discovery::routes())
         .fallback(unrecognized)
         .method_not_allowed_fallback(method_not_allowed);
+    let router = match app.engine.store() {
+        Some(_) => {
+            router.layer(axum::middleware::from_fn_with_state(app.clone(), durable::answer_when_durable))
+        }
+        None => router,
+    };
     #[cfg(feature = "faults")]
     let router = router.layer(axum::middleware::from_fn_with_state(app.clone(), faults::before_auth));
     router

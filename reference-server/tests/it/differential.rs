@@ -5,7 +5,9 @@
 //! `PROPTEST_CASES=5000 cargo test -p reference-server --test it differential` runs a longer
 //! campaign; a failure shrinks to a minimal sequence and prints it step by step.
 
-use msc4140_testkit::differential::{run, run_in, run_with, DEVICES, MAX_DELAY, ROOMS, USERS};
+use msc4140_testkit::differential::{
+    config_in, run, run_in, run_persistent, run_with, DEVICES, MAX_DELAY, ROOMS, USERS,
+};
 use proptest::prelude::*;
 use reference_server::faults::{Fault, Faults};
 use spec_model::op::{DelayParam, DelayRef, From, Op};
@@ -107,6 +109,31 @@ pub fn merged_op() -> impl Strategy<Value = Op> {
         1 => (user(), any::<bool>(), any::<bool>()).prop_map(|(user, initial, include_finalised)| Op::Sync { user, initial, include_finalised }),
         4 => prop_oneof![Just(1u64), Just(9), Just(10), Just(100), Just(999), Just(1000), Just(6000)].prop_map(|ms| Op::Advance { ms }),
     ]
+}
+
+/// The merged revision's requests with the server going down and coming back on its data
+/// directory now and then (PER-1..3), with events falling due during the downtime.
+fn persistent_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => merged_op(),
+        1 => prop_oneof![Just(1u64), Just(500), Just(1000), Just(6000)].prop_map(|down_ms| Op::ServerRestart { down_ms }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    // covers 2026-07-10: PER-1 PER-2 PER-3 SRV-8 SRV-10
+    // Would catch: a restarted server whose scheduled events, restarts, records, rooms or
+    // transaction ids differ from before the restart, or whose startup sends differ from the
+    // model's (which, in what order, at what time).
+    #[test]
+    fn persistent_server_restarts_as_the_model_says(ops in proptest::collection::vec(persistent_op(), 1..40), unstable in any::<bool>()) {
+        let prefix = if unstable { Prefix::Unstable } else { Prefix::Stable };
+        if let Err(e) = run_persistent(config_in(Revision::Rev2026_07_10, prefix), &ops) {
+            prop_assert!(false, "{}", e);
+        }
+    }
 }
 
 proptest! {
@@ -268,5 +295,52 @@ mod regressions {
             Op::Manage { user: UserId(2), delay: DelayRef::Issued(DelayId(0)), action: Action::Send },
         ];
         run(Prefix::Stable, &ops).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// The restart comparison can fail: a model with each of its restart mutants disagrees with the
+/// correct server on a sequence where the mutant matters, and the correct model agrees.
+#[test]
+fn the_restart_comparison_fails_against_each_restart_mutant_of_the_model() {
+    use spec_model::config::Mutant;
+    let schedule = |txn: u8, delay: i64| Op::Schedule {
+        user: UserId(0),
+        device: DeviceId(0),
+        room: RoomId(0),
+        kind: EventKind::message(),
+        content: ContentId(txn),
+        delay: DelayParam::Ms(delay),
+        txn: Some(TxnId(txn)),
+    };
+    let restart =
+        Op::Manage { user: UserId(0), delay: DelayRef::Issued(DelayId(0)), action: Action::Restart };
+    let lookup = Op::Lookup { user: UserId(0), delay: DelayRef::Issued(DelayId(0)) };
+    let cases = [
+        (
+            Mutant::OverdueOutOfOrder,
+            vec![schedule(0, 1000), schedule(1, 100), Op::ServerRestart { down_ms: 6000 }],
+        ),
+        (
+            Mutant::ResendAfterServerRestart,
+            vec![schedule(0, 100), Op::Advance { ms: 1000 }, Op::ServerRestart { down_ms: 1 }],
+        ),
+        (
+            Mutant::ServerRestartForgetsRestarts,
+            vec![
+                schedule(0, 5000),
+                Op::Advance { ms: 100 },
+                restart,
+                Op::ServerRestart { down_ms: 1 },
+                lookup,
+            ],
+        ),
+    ];
+    for (mutant, ops) in cases {
+        let cfg = config_in(Revision::Rev2026_07_10, Prefix::Stable);
+        if let Err(e) = run_persistent(cfg, &ops) {
+            panic!("the correct model disagrees on the {mutant:?} case:\n{e}");
+        }
+        let mutated = spec_model::config::Config { mutant: Some(mutant), ..cfg };
+        assert!(run_persistent(mutated, &ops).is_err(), "{mutant:?} not caught by {ops:?}");
     }
 }

@@ -11,6 +11,7 @@ mod lookups;
 mod managing;
 mod merged;
 mod moderation;
+mod persistence;
 mod push;
 mod scheduling;
 mod sending;

@@ -115,14 +115,14 @@ fn own_user(s: &crate::engine::accounts::Session, user_id: &str) -> Result<(), M
 
 /// PSH-2: a filter may carry `finalised_events` (or its unstable name) set to false.
 async fn create_filter(
+    State(app): State<AppState>,
     Auth(s): Auth,
     PathParams(user_id): PathParams<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult {
     own_user(&s, &user_id)?;
-    let mut filters = lock(&s.account.filters);
-    filters.push(Value::Object(body));
-    Ok(Json(json!({ "filter_id": (filters.len() - 1).to_string() })))
+    let id = app.engine.create_filter(&s, Value::Object(body));
+    Ok(Json(json!({ "filter_id": id.to_string() })))
 }
 
 async fn get_filter(Auth(s): Auth, PathParams((user_id, id)): PathParams<(String, String)>) -> ApiResult {
