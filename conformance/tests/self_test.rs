@@ -98,7 +98,10 @@ const EXPECTED: &[(Fault, &[&str], &[&str])] = &[
     (Fault::OthersIdForbidden, &["model/mgt-7-sec-2-another-user-s-delay-id-is-404"], &[]),
     (Fault::UnknownIdInvalid, &["model/mgt-7-unknown-delay-id-is-404"], &[]),
     (Fault::FailedSendActionFinalises, &["model/mgt-10-failing-send-action-keeps-the-event-scheduled"], &[]),
-    (Fault::ScheduleAfterLeaving, &["model/sch-11-scheduling-in-a-room-the-user-left-is-refused"], &[]),
+    // May: the judge orders finalised lists by the model's timestamps, and a record a timer finalised
+    // a few ms later than the judge let it sorts elsewhere on the server's clock (a known judge
+    // defect, docs/conformance.md "Limits"; seen in CI on 2026-12-01 under this fault only).
+    (Fault::ScheduleAfterLeaving, &["model/sch-11-scheduling-in-a-room-the-user-left-is-refused"], &["model/lst-7-walk-completes-across-a-change"]),
     (Fault::WrongSender, &["model/srv-2-forbidden-when-scheduled-sent-when-allowed-later"], &[]),
     (Fault::ContentChanged, &["model/lst-3-full-pagination-walk-of-scheduled", "model/lst-6-bare-unstable-list-of-scheduled-events", "model/lst-7-walk-completes-across-a-change", "model/mgt-5-srv-1-restarted-event-sent-at-the-new-due-time", "model/sch-10-repeated-txn-id-returns-the-same-delay-id", "model/sch-3-message-scheduled-delay-id-returned", "model/srv-1-the-timer-sends-at-the-due-time", "model/srv-2-forbidden-when-scheduled-sent-when-allowed-later", "model/srv-4-a-delayed-state-event-that-fires-cancels-another-user-s", "model/srv-5-a-message-event-cancels-nothing", "model/srv-5-the-owner-s-own-state-update-cancels-nothing", "race/concurrent-actions", "scripted/mgt-5-restart-postpones-the-send"], &["race/actions-at-the-due-time"]),
     (Fault::UnwrappedUnstableCodes, &["control/over-long-delay-refused-with-max-delay", "model/mgt-8-conflicting-action-on-a-finalised-event-is-409", "model/mgt-8-retrying-the-matching-action-is-200", "model/sch-5-delay-above-the-maximum-refused", "model/sch-7-outstanding-limit-reached", "model/srv-4-a-delayed-state-event-that-fires-cancels-another-user-s", "model/srv-4-another-user-s-state-update-cancels", "scripted/srv-4-cancelled-although-its-owner-may-send-it"], &[]),
