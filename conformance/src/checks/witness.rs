@@ -121,16 +121,19 @@ pub fn translate(ctx: &Context, w: &Witness, wcfg: &Config) -> Result<Vec<Op>, S
         let Some(Op::Schedule { user, room, kind, content, .. }) = ops.first().copied() else {
             return Err("unexpected pagination trace".into());
         };
-        let filler = Op::Schedule {
+        // Each a millisecond later than the one before: with equal due times two fillers
+        // scheduled in the same millisecond tie, and a page that skips one of a tie (offset
+        // tokens after an event left the list) is indistinguishable from another tie order.
+        let filler = |i: usize| Op::Schedule {
             user,
             device: Default::default(),
             room,
             kind,
             content,
-            delay: DelayParam::Ms((60 * unit) as i64),
+            delay: DelayParam::Ms((60 * unit) as i64 + i as i64),
             txn: None,
         };
-        let mut fill = vec![filler; PAGE_FILL];
+        let mut fill: Vec<Op> = (0..PAGE_FILL).map(filler).collect();
         if ops.iter().any(|op| matches!(op, Op::ListFinalised { .. })) {
             let cancels = (0..PAGE_FILL).map(|i| Op::Manage {
                 user,
