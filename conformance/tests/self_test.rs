@@ -116,7 +116,11 @@ const EXPECTED: &[(Fault, &[&str], &[&str])] = &[
 async fn assert_fault(f: Fault) {
     let (_, must, may) = EXPECTED.iter().find(|(g, _, _)| *g == f).expect("the fault is in the table");
     let (failed, r) = failing_under(&[f], extra_flags(f)).await;
-    assert_failing(f, must, may, false, &failed, &r);
+    // Every check in `must` fails; a further failure is tolerated: under CI's load the judge's
+    // ordering of timer-finalised records (docs/conformance.md, Limits) can fail a walk or a
+    // list on the faulty server too (seen 2026-12-01 under three different faults). The correct
+    // server passing every check is asserted by the tests above.
+    assert_failing(f, must, may, true, &failed, &r);
 }
 
 fault_test!(redundant_send_stalls_others, RedundantSendStallsOthers);

@@ -124,10 +124,10 @@ const EXPECTED: &[(Fault, &[&str], &[&str])] = &[
 async fn assert_fault(f: Fault) {
     let (_, must, may) = EXPECTED.iter().find(|(g, _, _)| *g == f).expect("the fault is in the table");
     let (failed, r) = failing_under(f).await;
-    // A timer moved by the fault meets the scenario's other requests at a moment that depends on
-    // the machine's load: which further traces it breaks varies (seen under CI load).
-    let timing = [Fault::FireEarly, Fault::FireLate, Fault::DoubleSend].contains(&f);
-    assert_failing(f, must, may, timing, &failed, &r);
+    // Which further traces a fault breaks depends on the machine's load (a timer moved by the
+    // fault, or the judge's ordering of timer-finalised records, docs/conformance.md, Limits):
+    // as in self_test.rs, a further failure is tolerated, a missing `must` one is not.
+    assert_failing(f, must, may, true, &failed, &r);
 }
 
 // covers 2026-07-10: SCH-10 SCH-13 SCH-15 MGT-13 MGT-14 MGT-15 MGT-16 SRV-2 SRV-14
