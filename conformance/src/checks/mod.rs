@@ -73,9 +73,7 @@ impl Check {
     /// Whether it takes the server down: such checks run one at a time after all the others.
     pub fn restarts_the_server(&self) -> bool {
         match self {
-            Check::Witness(w, _) => {
-                w.ops().iter().any(|op| matches!(op, spec_model::op::Op::ServerRestart { .. }))
-            }
+            Check::Witness(w, _) => witness::restarts(w),
             Check::Restart(..) => true,
             _ => false,
         }

@@ -168,8 +168,7 @@ pub async fn run(ctx: &Context, w: &Witness, wcfg: &Config) -> CheckResult {
     let info = info(w);
     let started = ctx.client.now();
     let info = info.in_revision(wcfg.revision);
-    let restarts = w.ops().iter().any(|op| matches!(op, Op::ServerRestart { .. }));
-    if restarts && crate::restart::How::preferred(ctx).is_none() {
+    if restarts(w) && crate::restart::How::preferred(ctx).is_none() {
         let why = "needs the server taken down and up during the scenario: give --restart-cmd or --kill-cmd";
         return info.result(Verdict::NotApplicable, why, 0);
     }
@@ -217,6 +216,11 @@ pub async fn run(ctx: &Context, w: &Witness, wcfg: &Config) -> CheckResult {
         ),
         Ok(()) => sc.verdict(&info, sc.notes.join("; "), millis),
     }
+}
+
+/// Traces that take the server down and up (PER-1..3).
+pub fn restarts(w: &Witness) -> bool {
+    w.ops().iter().any(|op| matches!(op, Op::ServerRestart { .. }))
 }
 
 /// Traces about walking pages (LST-3, LST-7).

@@ -18,8 +18,11 @@ pub async fn answer_when_durable(State(app): State<AppState>, request: Request, 
         return response;
     }
     let durable = if store.options.blocking_waits {
+        // The same wait on a blocking thread: tokio's paused clock (tests) does not jump ahead
+        // while a blocking task runs.
         let journal = journal.clone();
-        tokio::task::spawn_blocking(move || journal.durable_blocking(n))
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || runtime.block_on(journal.durable(n)))
             .await
             .unwrap_or(Err(crate::store::StoreError::WriterStopped))
     } else {

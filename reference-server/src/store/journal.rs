@@ -27,8 +27,8 @@ struct Queue {
     closing: bool,
 }
 
-/// A step of the write path where a test can make the writer stop dead, as a SIGKILL would.
-#[cfg(feature = "faults")]
+/// A step of the write path where a test can make the writer stop dead, as a SIGKILL would
+/// (only a build with the planted faults has the plans that do).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CrashPoint {
     /// A batch was taken from the queue; nothing of it written.
@@ -74,9 +74,6 @@ pub struct Journal {
     queue: Mutex<Queue>,
     queued: Condvar,
     watermark: watch::Sender<Watermark>,
-    /// The same watermark for threads that wait without a runtime.
-    committed: Mutex<Watermark>,
-    advanced: Condvar,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -89,8 +86,6 @@ impl Journal {
             queue: Mutex::new(Queue::default()),
             queued: Condvar::new(),
             watermark: watch::channel(Watermark::default()).0,
-            committed: Mutex::new(Watermark::default()),
-            advanced: Condvar::new(),
         }
     }
 
@@ -118,7 +113,7 @@ impl Journal {
     }
 
     pub fn watermark(&self) -> Watermark {
-        *lock(&self.committed)
+        *self.watermark.borrow()
     }
 
     /// Wait until change `n` and every one before it are committed.
@@ -131,23 +126,7 @@ impl Journal {
         }
     }
 
-    /// [`Journal::durable`] for a blocking thread (tests on tokio's paused clock wait this way:
-    /// a blocking wait keeps virtual time from jumping ahead while the writer works).
-    pub fn durable_blocking(&self, n: u64) -> Result<(), StoreError> {
-        let mut w = lock(&self.committed);
-        while !w.failed && w.upto < n {
-            w = self.advanced.wait(w).unwrap_or_else(|p| p.into_inner());
-        }
-        if w.upto >= n {
-            Ok(())
-        } else {
-            Err(StoreError::WriterStopped)
-        }
-    }
-
     fn publish(&self, w: Watermark) {
-        *lock(&self.committed) = w;
-        self.advanced.notify_all();
         self.watermark.send_replace(w);
     }
 
@@ -255,15 +234,6 @@ impl Hits {
 
 #[cfg(not(feature = "faults"))]
 struct Hits;
-
-#[cfg(not(feature = "faults"))]
-#[derive(Clone, Copy)]
-enum CrashPoint {
-    BeforeBegin,
-    MidBatch,
-    BeforeCommit,
-    AfterCommit,
-}
 
 #[cfg(not(feature = "faults"))]
 impl Hits {
