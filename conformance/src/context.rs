@@ -23,6 +23,8 @@ pub struct Context {
     pub revision: spec_model::Revision,
     /// The outstanding limit the server advertises in its capability (the merged revision).
     pub advertised_outstanding: Option<u16>,
+    /// The suite's application service, with `--appservice-listen` (PSH-4).
+    pub appservice: Option<crate::appservice::Receiver>,
 }
 
 impl Context {

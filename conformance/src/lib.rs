@@ -8,6 +8,7 @@
 //! requests are checked for linearizability ([`checks::races`]). Either revision of the text is
 //! judged, chosen by `--revision` or probed ([`revision`]).
 
+pub mod appservice;
 pub mod checks;
 pub mod client;
 pub mod context;

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let opts = Options::parse();
+    if opts.write_appservice_registration {
+        return write_registration(&opts);
+    }
     let fail_on = opts.fail_levels();
     let allow_na = opts.allow_not_applicable;
     let outputs = (opts.junit.clone(), opts.json.clone(), opts.markdown.clone());
@@ -27,4 +30,23 @@ async fn main() -> ExitCode {
         }
     }
     ExitCode::from(report.exit_code(&fail_on, allow_na))
+}
+
+/// `--write-appservice-registration`: a fresh registration for the suite's service.
+fn write_registration(opts: &Options) -> ExitCode {
+    let (Some(path), Some(url)) = (
+        opts.appservice_registration.as_ref(),
+        opts.appservice_url.clone().or_else(|| opts.appservice_listen.map(|a| format!("http://{a}"))),
+    ) else {
+        eprintln!("msc4140-conformance: --write-appservice-registration needs --appservice-url or --appservice-listen");
+        return ExitCode::from(2);
+    };
+    let text = conformance::appservice::fresh_registration(&url);
+    if let Err(e) = std::fs::write(path, &text) {
+        eprintln!("msc4140-conformance: cannot write {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    print!("{text}");
+    eprintln!("msc4140-conformance: wrote {}; install it in the server under test", path.display());
+    ExitCode::SUCCESS
 }

@@ -109,6 +109,25 @@ pub struct Options {
     /// The same, but killing the server (SIGKILL, a crash) instead of stopping it.
     #[arg(long)]
     pub kill_cmd: Option<String>,
+    /// Run the suite's application service on this address (PSH-4): it receives the server's
+    /// transactions. Needs --appservice-registration, the file the server under test was given.
+    #[arg(long, requires = "appservice_registration")]
+    pub appservice_listen: Option<std::net::SocketAddr>,
+    /// The suite's application-service registration (YAML), as installed in the server under test.
+    #[arg(long)]
+    pub appservice_registration: Option<PathBuf>,
+    /// Write a fresh registration (new tokens; `url` from --appservice-url, else
+    /// http://--appservice-listen) to --appservice-registration, print it, and exit: install it in
+    /// the server under test, start that server, then run the suite with the same two flags.
+    #[arg(long, requires = "appservice_registration")]
+    pub write_appservice_registration: bool,
+    /// The service's URL as the server under test reaches it (default: http://--appservice-listen).
+    #[arg(long)]
+    pub appservice_url: Option<String>,
+    /// How long after the last delayed event fell due (plus --max-lateness-ms) the suite waits
+    /// for the server to deliver it to the service, retries and their backoff included.
+    #[arg(long, default_value_t = 60_000)]
+    pub appservice_patience_ms: u64,
 }
 
 impl Options {

@@ -26,6 +26,10 @@ pub enum Clause {
     Restart,
     /// Delayed events that fell due while the server was down (at least two, for their order).
     Startup,
+    /// An application service's user's finalised events in transactions the service acknowledged.
+    Pushed,
+    /// A transaction carrying them that the service failed, sent again.
+    Redelivered,
 }
 
 impl Clause {
@@ -37,6 +41,8 @@ impl Clause {
             Clause::Unchanged => "nothing changed",
             Clause::Restart => "a restart with events scheduled across it",
             Clause::Startup => "two or more events falling due while the server was down",
+            Clause::Pushed => "finalised events in acknowledged application-service transactions",
+            Clause::Redelivered => "a failed transaction sent to the application service again",
         }
     }
 
@@ -57,6 +63,8 @@ impl Clause {
             "PER-1" | "PER-4" => &[Restart],
             "PER-2" => &[Restart, Room],
             "PER-3" => &[Startup, Room],
+            // Delivered once each, also when the service was down for a while.
+            "PSH-4" => &[Pushed, Redelivered],
             _ => &[Answer],
         }
     }

@@ -86,7 +86,19 @@ pub async fn run(opts: Options) -> Result<Report, String> {
         lookups: Default::default(),
         revision: decision.revision,
         advertised_outstanding: None,
+        appservice: None,
     };
+    if let (Some(addr), Some(path)) = (ctx.opts.appservice_listen, ctx.opts.appservice_registration.clone()) {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "--appservice-registration {}: {e} (--write-appservice-registration makes one)",
+                path.display()
+            )
+        })?;
+        let registration = crate::appservice::parse_registration(&text)
+            .map_err(|e| format!("--appservice-registration {}: {e}", path.display()))?;
+        ctx.appservice = Some(crate::appservice::Receiver::start(addr, registration, epoch).await?);
+    }
 
     let control = control::positive_control(&ctx).await;
     let control_failed = control.verdict != Verdict::Pass;

@@ -125,6 +125,18 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// With `data_dir`: what a commit waits for before the requests it holds are answered.
     pub sync: crate::store::SyncMode,
+    /// Application-service registration files (YAML), loaded at startup (PSH-4).
+    pub appservice_config_files: Vec<PathBuf>,
+    /// The registrations those files hold (or that a test builds).
+    #[serde(skip)]
+    pub appservices: Vec<crate::appservice::registration::Registration>,
+    /// The first wait before a failed transaction to an application service is sent again;
+    /// each further failure doubles it, up to a minute.
+    pub appservice_retry_ms: u64,
+    /// Whether the server delivers transactions itself; tests of the core turn it off and take
+    /// them through [`crate::engine::Engine::appservice_transaction`] on virtual time.
+    #[serde(skip)]
+    pub deliver_transactions: bool,
     /// Test-only deliberate bugs (all off; only with the `faults` feature).
     #[cfg(feature = "faults")]
     #[serde(skip)]
@@ -151,6 +163,10 @@ impl Default for Settings {
             log: "info".into(),
             data_dir: None,
             sync: crate::store::SyncMode::default(),
+            appservice_config_files: Vec::new(),
+            appservices: Vec::new(),
+            appservice_retry_ms: 500,
+            deliver_transactions: true,
             #[cfg(feature = "faults")]
             faults: crate::faults::Faults::none(),
         }
@@ -230,6 +246,13 @@ pub struct Cli {
     /// only writes it to the operating system (answers survive the process dying).
     #[arg(long, value_enum)]
     pub sync: Option<crate::store::SyncMode>,
+    /// An application-service registration file (YAML, as other homeservers read them);
+    /// repeat for several services. Added to the config file's `appservice_config_files`.
+    #[arg(long = "appservice", value_name = "FILE")]
+    pub appservices: Vec<PathBuf>,
+    /// First retry delay (ms) of a transaction an application service did not acknowledge.
+    #[arg(long)]
+    pub appservice_retry_ms: Option<u64>,
 }
 
 impl Cli {
@@ -247,6 +270,13 @@ impl Cli {
         }
         take!(listen, server_name, max_delay_ms, max_delayed_per_user, retention_max_age_ms);
         take!(retention_max_per_user, page_size, max_body_bytes, sync_keys, log, revision);
+        take!(appservice_retry_ms);
+        s.appservice_config_files.extend(self.appservices.iter().cloned());
+        s.appservices = s
+            .appservice_config_files
+            .iter()
+            .map(|p| crate::appservice::registration::Registration::load(p))
+            .collect::<Result<_, _>>()?;
         if self.data_dir.is_some() {
             s.data_dir.clone_from(&self.data_dir);
         }
@@ -290,6 +320,9 @@ impl Settings {
         if self.server_name.is_empty() || self.server_name.contains(['/', ' ', '@', '!', '$']) {
             return Err(format!("invalid server_name {:?}", self.server_name));
         }
-        Ok(())
+        if self.appservice_retry_ms == 0 {
+            return Err("appservice_retry_ms must be positive".into());
+        }
+        crate::appservice::registration::check_all(&self.appservices)
     }
 }

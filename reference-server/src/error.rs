@@ -32,6 +32,7 @@ pub enum Code {
     MaxDelayedEventsExceeded,
     CancelledByStateUpdate,
     GuestAccessForbidden,
+    Exclusive,
 }
 
 impl Code {
@@ -55,10 +56,11 @@ impl Code {
             Code::MaxDelayedEventsExceeded => "M_MAX_DELAYED_EVENTS_EXCEEDED",
             Code::CancelledByStateUpdate => "M_CANCELLED_BY_STATE_UPDATE",
             Code::GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
+            Code::Exclusive => "M_EXCLUSIVE",
         }
     }
 
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Code::Forbidden,
         Code::NotFound,
         Code::InvalidParam,
@@ -77,6 +79,7 @@ impl Code {
         Code::MaxDelayedEventsExceeded,
         Code::CancelledByStateUpdate,
         Code::GuestAccessForbidden,
+        Code::Exclusive,
     ];
 
     /// The code with this `errcode` (stored finalised records).
@@ -239,9 +242,10 @@ mod tests {
             | Code::MaxDelayExceeded
             | Code::MaxDelayedEventsExceeded
             | Code::CancelledByStateUpdate
-            | Code::GuestAccessForbidden => 1,
+            | Code::GuestAccessForbidden
+            | Code::Exclusive => 1,
         };
-        assert_eq!(Code::ALL.iter().map(|c| exhaustive(*c)).sum::<usize>(), 18);
+        assert_eq!(Code::ALL.iter().map(|c| exhaustive(*c)).sum::<usize>(), 19);
         assert_eq!(Code::parse("M_NOT_A_CODE"), None);
     }
 }

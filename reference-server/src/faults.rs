@@ -128,6 +128,9 @@ faults! {
     /// With `--data-dir`: at startup, the delayed event sent last before the restart is sent
     /// again (the double send of element-hq/synapse#17326, as clients see it).
     ResendAfterRestart = "resend_after_restart",
+    /// A transaction an application service did not acknowledge is retried without its first
+    /// finalised delayed event (PSH-4: a record lost while the service was down).
+    RetryDropsRecord = "retry_drops_record",
 }
 
 /// The faults switched on in a server (tests set them in `Settings::faults`; no flag or file can).

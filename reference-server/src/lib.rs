@@ -4,6 +4,7 @@
 //! `scheduler` are the async shell. Requirement ids (`SCH-1`, `MGT-8`, ...) refer to
 //! `spec/REQUIREMENTS.md` and `spec/REQUIREMENTS-rev-2026-07-10.md`.
 
+pub mod appservice;
 pub mod clock;
 pub mod config;
 pub mod engine;
@@ -42,6 +43,8 @@ pub struct Server {
     pub router: axum::Router,
     pub engine: Arc<Engine>,
     pub timers: tokio::task::JoinHandle<()>,
+    /// One delivery task per application service with a URL.
+    pub appservices: Vec<tokio::task::JoinHandle<()>>,
     pub clock: Clock,
 }
 
@@ -73,6 +76,7 @@ pub fn open(
 
 fn serve(engine: Arc<Engine>, shell: Arc<Shell>, clock: Clock) -> Server {
     let timers = tokio::spawn(scheduler::run(engine.clone(), shell.clone(), clock));
+    let appservices = appservice::sender::spawn_all(&engine, &shell);
     let router = http::router(http::AppState { engine: engine.clone(), shell, clock });
-    Server { router, engine, timers, clock }
+    Server { router, engine, timers, appservices, clock }
 }

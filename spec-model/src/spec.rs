@@ -559,50 +559,23 @@ impl Transition<'_> {
     }
 
     /// PSH-4: a transaction to the application service carries every finalised event of its
-    /// users that it has not acknowledged, in the order they were finalised; one it did not
+    /// users that no transaction carried yet, in the order they were finalised; one it did not
     /// acknowledge is sent again as it was. No transaction when there is nothing to carry.
     fn appservice_transaction(&mut self, acknowledged: bool) -> Option<Reply> {
-        let user = self.cfg.appservice_user?;
+        self.cfg.appservice_user?;
         if !self.cfg.rules().appservice_push || self.s.phase == Phase::Drain {
             return None;
         }
-        let queue = &self.s.appservice;
-        let (mut ids, retry) = match &queue.unacknowledged {
-            Some(ids) => (ids.clone(), true),
-            None => {
-                let mut fresh: Vec<(u16, DelayId)> = self
-                    .s
-                    .ids()
-                    .filter(|id| !queue.acknowledged.contains(id))
-                    .filter_map(|id| {
-                        let d = &self.s.delayed[id.0 as usize];
-                        d.finalisation().filter(|_| d.owner == user).map(|f| (f.seq, id))
-                    })
-                    .collect();
-                fresh.sort();
-                (fresh.into_iter().map(|(_, id)| id).collect::<Vec<_>>(), false)
-            }
-        };
-        if ids.is_empty() {
-            return None;
-        }
-        if retry && self.cfg.is(Mutant::RetryDropsRecord) {
-            ids.remove(0);
-        }
-        let finalised = ids
-            .iter()
-            .filter_map(|&id| {
-                let d = &self.s.delayed[id.0 as usize];
-                d.finalisation().map(|f| FinalisedItem::of(id, d, f))
-            })
-            .collect();
         let queue = &mut self.s.appservice;
-        if acknowledged {
-            queue.acknowledged.extend(ids);
-            queue.unacknowledged = None;
-        } else {
-            queue.unacknowledged = Some(ids);
+        let (mut finalised, retry) = match &queue.unacknowledged {
+            Some(items) => (items.clone(), true),
+            None if queue.owed.is_empty() => return None,
+            None => (std::mem::take(&mut queue.owed), false),
+        };
+        if retry && self.cfg.is(Mutant::RetryDropsRecord) && !finalised.is_empty() {
+            finalised.remove(0);
         }
+        queue.unacknowledged = (!acknowledged).then(|| finalised.clone());
         Some(Reply::Transaction { finalised, retry })
     }
 
@@ -836,6 +809,10 @@ impl Transition<'_> {
             seq: self.s.finalise_seq,
             returned: false,
         };
+        let d = &self.s.delayed[id.0 as usize];
+        if self.cfg.rules().appservice_push && self.cfg.appservice_user == Some(d.owner) {
+            self.s.appservice.owed.push(crate::reply::FinalisedItem::of(id, d, &f));
+        }
         self.s.delayed[id.0 as usize].status = Status::Finalised(f);
     }
 

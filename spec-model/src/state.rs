@@ -162,10 +162,12 @@ pub struct State {
 /// PSH-4: the homeserver's side of the transactions to the application service.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AppserviceQueue {
-    /// Finalised events the service acknowledged.
-    pub acknowledged: BTreeSet<DelayId>,
+    /// Finalised events of the service's users not yet in a transaction, as they were finalised.
+    /// Retention does not withdraw them (DECIDED: the text asks for all of them "since the
+    /// previous transaction"; its retention sentence is about `/sync`).
+    pub owed: Vec<crate::reply::FinalisedItem>,
     /// The last transaction, when the service did not acknowledge it: a retry carries exactly it.
-    pub unacknowledged: Option<Vec<DelayId>>,
+    pub unacknowledged: Option<Vec<crate::reply::FinalisedItem>>,
 }
 
 impl State {

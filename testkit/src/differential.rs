@@ -38,8 +38,21 @@ pub fn config_in(revision: Revision, prefix: Prefix) -> Config {
         max_outstanding_per_user: Some(3),
         retention: Retention { max_age_ms: 20_000, max_per_user: 4 },
         page_size: 2,
+        // PSH-4: one application service owns `@u0`.
+        appservice_user: Some(UserId(0)),
         ..Config::reference()
     }
+}
+
+/// The application service owning the model's `appservice_user` (never registered
+/// exclusively, so the driver registers that user as any other).
+fn registration(user: UserId) -> reference_server::appservice::registration::Registration {
+    let yaml = format!(
+        "id: differential\nurl: http://127.0.0.1:9\nas_token: as-differential\nhs_token: hs-differential\n\
+         sender_localpart: differential-bot\nnamespaces:\n  users:\n    - exclusive: false\n      regex: '{}$'\n",
+        server_user(user)
+    );
+    reference_server::appservice::registration::Registration::from_yaml(&yaml).expect("a valid registration")
 }
 
 fn settings(cfg: &Config) -> Settings {
@@ -55,6 +68,9 @@ fn settings(cfg: &Config) -> Settings {
         discard_returned: cfg.discard_returned,
         page_size: cfg.page_size as usize,
         rate_limits: RateLimits::off(),
+        appservices: cfg.appservice_user.map(registration).into_iter().collect(),
+        // The driver takes the transactions itself, in step with the model.
+        deliver_transactions: false,
         ..Settings::default()
     }
 }
@@ -206,6 +222,9 @@ impl Driver {
         if let Op::ServerRestart { down_ms } = op {
             return self.server_restart(down_ms).await;
         }
+        if let Op::AppserviceTransaction { acknowledged } = op {
+            return self.appservice_transaction(acknowledged);
+        }
         let Some((next, step)) = spec_model::spec::step(&self.cfg, &self.state, &op) else { return Ok(()) };
         let (status, body) = self.request(op).await?;
         let mut shown = body.to_string();
@@ -236,6 +255,71 @@ impl Driver {
         self.check_effects(&step, &effects)?;
         self.state = next;
         Ok(())
+    }
+
+    /// PSH-4: the server's next transaction to the application service must carry what the
+    /// model's does (room events aside: they are not the model's business, and a transaction of
+    /// nothing else is acknowledged as soon as it is taken).
+    fn appservice_transaction(&mut self, acknowledged: bool) -> Result<(), String> {
+        let engine = self.t.engine.clone();
+        let taken = loop {
+            match engine.appservice_transaction(0) {
+                Some(t) if t.finalised.is_empty() && t.attempt == 0 => {
+                    engine.appservices().acknowledge(0, &t.txn_id);
+                }
+                other => break other,
+            }
+        };
+        let op = Op::AppserviceTransaction { acknowledged };
+        let model = spec_model::spec::step(&self.cfg, &self.state, &op)
+            .filter(|(_, step)| matches!(step.reply, Reply::Transaction { .. }));
+        let shown = taken.as_ref().map(|t| {
+            let ids: Vec<String> =
+                t.finalised.iter().map(|f| self.name(&f.delayed.delay_id.to_string())).collect();
+            format!("{} (attempt {}) {ids:?}", t.txn_id, t.attempt)
+        });
+        self.log.push(format!("{op:?} -> {}", shown.as_deref().unwrap_or("no transaction")));
+        match (model, taken) {
+            (None, None) => Ok(()),
+            (None, Some(t)) => Err(format!(
+                "{op:?}: the model owes the service nothing, the server sends {}",
+                self.transaction_body(&t)
+            )),
+            (Some((_, step)), None) => Err(format!(
+                "{op:?}: the model sends {}, the server has no transaction",
+                spec_model::render::body(&self.cfg, &step.reply)
+            )),
+            (Some((next, step)), Some(t)) => {
+                let Reply::Transaction { retry, .. } = step.reply else { return Err("unreachable".into()) };
+                let mut want = spec_model::render::body(&self.cfg, &step.reply);
+                let mut got = self.transaction_body(&t);
+                scrub(&mut want);
+                scrub(&mut got);
+                if want != got || retry != (t.attempt > 0) {
+                    return Err(format!(
+                        "{op:?}: the model sends {want} (retry: {retry}), the server {got} (attempt {})",
+                        t.attempt
+                    ));
+                }
+                if acknowledged {
+                    engine.appservices().acknowledge(0, &t.txn_id);
+                }
+                self.state = next;
+                Ok(())
+            }
+        }
+    }
+
+    /// A transaction's body as the model renders it: no room events, the model's key only.
+    fn transaction_body(&self, t: &reference_server::appservice::outbox::Transaction) -> Value {
+        let body = reference_server::appservice::sender::body(t, self.t.engine.settings.sync_keys);
+        let key = spec_model::render::finalised_events_key(self.cfg.prefix);
+        let mut m = Map::new();
+        m.insert("events".into(), json!([]));
+        if let Some(v) = body.get(key) {
+            m.insert(key.into(), v.clone());
+        }
+        self.normalise(Value::Object(m))
     }
 
     /// Time passes: due events fire in the model exactly when the server's timers fire them.
@@ -428,7 +512,7 @@ impl Driver {
                     ))
                 }
                 Op::AppserviceTransaction { .. } => {
-                    return Err("the server has no application services yet (PSH-4)".into())
+                    return Err("taken by Driver::appservice_transaction".into())
                 }
                 Op::ListFinalised { user, from } => {
                     let q = from_query(from, &self.fin_next[user.0 as usize]);

@@ -1,5 +1,6 @@
 //! Every check of the suite: the model's witness traces first, then the hand-written ones.
 
+pub mod appservice;
 pub mod control;
 pub mod input;
 pub mod limits;
@@ -29,6 +30,7 @@ pub enum Check {
     MergedDelayIdUnsigned,
     MergedRetryAfter,
     Restart(&'static scripted::Script, crate::restart::How),
+    Appservice,
 }
 
 impl Check {
@@ -48,6 +50,7 @@ impl Check {
             Check::MergedDelayIdUnsigned => merged::delay_id_unsigned_info(),
             Check::MergedRetryAfter => merged::retry_after_info(),
             Check::Restart(s, how) => scripted::restart_info(s, *how),
+            Check::Appservice => appservice::info(),
         }
     }
 
@@ -67,6 +70,7 @@ impl Check {
             Check::MergedDelayIdUnsigned => merged::delay_id_unsigned(ctx).await,
             Check::MergedRetryAfter => merged::retry_after(ctx).await,
             Check::Restart(s, how) => scripted::run_restart(ctx, s, *how).await,
+            Check::Appservice => appservice::run(ctx).await,
         }
     }
 
@@ -110,6 +114,7 @@ pub fn all(doc: &Document) -> Vec<Check> {
         Check::RaceTimer,
         Check::SchedulingLimit,
         Check::ManagementLimit,
+        Check::Appservice,
     ]);
     out
 }

@@ -48,7 +48,8 @@ fn slug(s: &str) -> String {
 /// into checks (a check that no server can fail is no check): the model's rate-limit traces need
 /// millisecond windows (the `limits/` bursts stand in for SCH-6 and MGT-6; SRV-6's insertion
 /// limit is not provoked black-box), its retention traces a retention of milliseconds (LST-5 is a
-/// MAY no run can observe), its application-service traces a service the suite does not run yet.
+/// MAY no run can observe), and its application-service traces fix where one transaction ends,
+/// which a server chooses (`appservice/psh-4-...` judges PSH-4 by the sequence instead).
 pub fn runnable(w: &Witness, wcfg: &Config) -> Result<(), &'static str> {
     let rl = wcfg.rate_limits;
     if rl.scheduling.is_some() || rl.management.is_some() || rl.sending.is_some() || rl.lookups.is_some() {
@@ -58,7 +59,7 @@ pub fn runnable(w: &Witness, wcfg: &Config) -> Result<(), &'static str> {
         return Err("needs a retention of milliseconds");
     }
     if w.ops().iter().any(|op| matches!(op, Op::AppserviceTransaction { .. })) {
-        return Err("needs an application service, which the suite does not run yet (PSH-4)");
+        return Err("fixes the server's transaction boundaries; PSH-4 is judged by appservice/psh-4-finalised-events-pushed-once-in-order");
     }
     Ok(())
 }

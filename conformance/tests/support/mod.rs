@@ -16,9 +16,35 @@ pub async fn serve(settings: Settings) -> String {
     format!("http://{addr}")
 }
 
-pub async fn run(settings: Settings, extra: &[&str]) -> Report {
+/// The suite's application service as the reference server is given it: a free loopback
+/// address for the suite's receiver and the registration file naming it (PSH-4).
+pub struct SuiteService {
+    pub listen: String,
+    pub file: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn suite_service(settings: &mut Settings) -> SuiteService {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let listen = probe.local_addr().expect("address").to_string();
+    drop(probe);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("appservice.yaml");
+    let yaml = conformance::appservice::fresh_registration(&format!("http://{listen}"));
+    std::fs::write(&file, &yaml).expect("write the registration");
+    let registration = reference_server::appservice::registration::Registration::from_yaml(&yaml)
+        .expect("the suite's registration loads");
+    settings.appservices.push(registration);
+    settings.appservice_retry_ms = 50;
+    SuiteService { listen, file: file.to_string_lossy().into_owned(), _dir: dir }
+}
+
+/// The suite against a fresh server with `settings` and the suite's application service.
+pub async fn run(mut settings: Settings, extra: &[&str]) -> Report {
+    let service = suite_service(&mut settings);
     let url = serve(settings).await;
     let mut args = vec!["msc4140-conformance", "--homeserver", &url, "--register", "open", "--quiet"];
+    args.extend(["--appservice-listen", &service.listen, "--appservice-registration", &service.file]);
     args.extend_from_slice(extra);
     let opts = <Options as clap::Parser>::parse_from(args);
     conformance::runner::run(opts).await.expect("the suite runs")

@@ -63,6 +63,7 @@ impl Engine {
     pub(super) fn finalise(
         &self,
         d: &mut UserDelays,
+        owner: &str,
         id: DelayId,
         s: Scheduled,
         outcome: Outcome,
@@ -75,6 +76,12 @@ impl Engine {
         let event_id = sent.map(|e| e.event_id.clone());
         let logged = self.store.is_some().then(|| (error.clone(), event_id.clone()));
         let seq = d.record(id, s, outcome, reason, error, event_id, now);
+        // PSH-4 (the seed text; the merged one pushes nothing): queued while the owner's lock
+        // orders it after every earlier finalisation of theirs.
+        let push = !self.appservices().is_empty() && !self.settings.revision.is_merged();
+        if let Some(f) = d.finalised(id).filter(|_| push) {
+            self.appservices().on_finalised(owner, || super::lookups::FinalisedView::of(id, f));
+        }
         if let Some((error, event_id)) = logged {
             let sent = sent.cloned();
             self.log(|| {
@@ -272,7 +279,17 @@ impl Engine {
             // MGT-4.
             let slot = current.draft.slot();
             if let Some(taken) = d.take(id) {
-                self.finalise(&mut d, id, taken, Outcome::Cancel, Reason::Action, None, None, now);
+                self.finalise(
+                    &mut d,
+                    &account.user_id,
+                    id,
+                    taken,
+                    Outcome::Cancel,
+                    Reason::Action,
+                    None,
+                    None,
+                    now,
+                );
             }
             drop(d);
             unindex(&mut room.pending, slot, id);
@@ -286,7 +303,17 @@ impl Engine {
                 let slot = current.draft.slot();
                 if let Some(taken) = d.take(id) {
                     let error = Some(e.clone());
-                    self.finalise(&mut d, id, taken, Outcome::Cancel, Reason::Error, error, None, now);
+                    self.finalise(
+                        &mut d,
+                        &account.user_id,
+                        id,
+                        taken,
+                        Outcome::Cancel,
+                        Reason::Error,
+                        error,
+                        None,
+                        now,
+                    );
                 }
                 drop(d);
                 unindex(&mut room.pending, slot, id);
@@ -298,7 +325,17 @@ impl Engine {
         let shown = self.settings.revision.is_merged().then_some(id);
         let event = self.append(&mut room, &account.user_id, taken.draft.clone(), None, shown, now);
         // MGT-3.
-        self.finalise(&mut d, id, taken, Outcome::Send, Reason::Action, None, Some(&event), now);
+        self.finalise(
+            &mut d,
+            &account.user_id,
+            id,
+            taken,
+            Outcome::Send,
+            Reason::Action,
+            None,
+            Some(&event),
+            now,
+        );
         drop(d);
         unindex(&mut room.pending, slot, id);
         self.after_enter(&cell, &mut room, &event, now);
@@ -428,7 +465,17 @@ impl Engine {
                 let (sender, draft) = self.as_fired(&room, &owner, &taken.draft);
                 let shown = self.settings.revision.is_merged().then_some(entry.id);
                 let event = self.append(&mut room, &sender, draft, None, shown, now);
-                self.finalise(&mut d, entry.id, taken, Outcome::Send, Reason::Delay, None, Some(&event), now);
+                self.finalise(
+                    &mut d,
+                    &owner,
+                    entry.id,
+                    taken,
+                    Outcome::Send,
+                    Reason::Delay,
+                    None,
+                    Some(&event),
+                    now,
+                );
                 drop(d);
                 unindex(&mut room.pending, slot, entry.id);
                 self.after_enter(&entry.room, &mut room, &event, now);
@@ -440,7 +487,17 @@ impl Engine {
             }
             Err(e) => {
                 // SRV-3: recorded with the error the ordinary send would have returned.
-                self.finalise(&mut d, entry.id, taken, Outcome::Cancel, Reason::Error, Some(e), None, now);
+                self.finalise(
+                    &mut d,
+                    &owner,
+                    entry.id,
+                    taken,
+                    Outcome::Cancel,
+                    Reason::Error,
+                    Some(e),
+                    None,
+                    now,
+                );
                 drop(d);
                 unindex(&mut room.pending, slot, entry.id);
             }

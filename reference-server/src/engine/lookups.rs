@@ -49,7 +49,7 @@ impl ScheduledView {
 }
 
 impl FinalisedView {
-    fn of(id: DelayId, f: &Finalised) -> FinalisedView {
+    pub(crate) fn of(id: DelayId, f: &Finalised) -> FinalisedView {
         FinalisedView {
             delayed: ScheduledView::of(id, &f.event),
             outcome: f.outcome,

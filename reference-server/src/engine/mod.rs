@@ -9,6 +9,7 @@
 //! lock-free inbox, and `stream` is only taken to number an event entering a room.
 
 pub mod accounts;
+mod appservice_users;
 pub mod delayed;
 pub mod events;
 pub mod ids;
@@ -67,12 +68,13 @@ pub struct Engine {
     signals: Arc<dyn Signals>,
     /// `--data-dir`: where every change goes; `None` in memory.
     store: Option<crate::store::Store>,
+    /// Registered application services and what each is owed (PSH-4).
+    appservices: crate::appservice::Appservices,
 }
 
 impl Engine {
     pub fn new(settings: Settings, signals: Arc<dyn Signals>) -> Engine {
         Engine {
-            settings,
             ids: IdSource::default(),
             accounts: Registry::default(),
             sessions: Registry::default(),
@@ -82,7 +84,17 @@ impl Engine {
             live: AtomicUsize::new(0),
             signals,
             store: None,
+            appservices: crate::appservice::Appservices::new(
+                &settings.appservices,
+                &settings.server_name,
+                IdSource::default().opaque(),
+            ),
+            settings,
         }
+    }
+
+    pub fn appservices(&self) -> &crate::appservice::Appservices {
+        &self.appservices
     }
 
     /// The data directory, when the server has one.
@@ -163,7 +175,8 @@ impl Engine {
         let user_id = if user.starts_with('@') { user.to_string() } else { self.user_id(user) };
         let denied = || MatrixError::forbidden("Invalid username or password");
         let account = self.accounts.get(user_id.as_str()).ok_or_else(denied)?;
-        if account.guest || account.password != password {
+        // No password (guests, application-service users): no password login.
+        if account.guest || account.password.is_empty() || account.password != password {
             return Err(denied());
         }
         Ok(self.new_session(account, device_id))

@@ -84,6 +84,9 @@ impl Engine {
             delay_id,
         });
         room.apply(event.clone());
+        if !self.appservices().is_empty() {
+            self.appservices().on_event(&event, room);
+        }
         event
     }
 
@@ -164,7 +167,17 @@ impl Engine {
             let mut d = lock(&owner.delays);
             if let Some(s) = d.take(id) {
                 let error = Some(MatrixError::cancelled_by_state_update());
-                self.finalise(&mut d, id, s, Outcome::Cancel, Reason::Error, error, None, now);
+                self.finalise(
+                    &mut d,
+                    &owner.user_id,
+                    id,
+                    s,
+                    Outcome::Cancel,
+                    Reason::Error,
+                    error,
+                    None,
+                    now,
+                );
             }
         }
     }

@@ -80,34 +80,61 @@ impl Query {
     }
 }
 
-/// SEC-1: the caller's session, from `Authorization: Bearer` or `?access_token=`.
+/// SEC-1: the caller's session, from `Authorization: Bearer` or `?access_token=`; with an
+/// application service's `as_token`, the user `?user_id=` names (identity assertion).
 pub struct Auth(pub Session);
+
+/// The access token of a request, if it carries one.
+pub fn access_token(parts: &Parts) -> Result<Option<String>, ApiError> {
+    if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+        let h = h.to_str().map_err(|_| unknown_token())?;
+        let (scheme, token) = h.split_once(' ').ok_or_else(unknown_token)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(unknown_token());
+        }
+        return Ok(Some(token.trim().to_string()));
+    }
+    let q = parts.uri.query().unwrap_or_default();
+    Ok(form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "access_token").map(|(_, v)| v.into_owned()))
+}
+
+/// An `as_token` with its `?user_id=`, or an access token that is neither a user's nor a
+/// service's (refused as unknown).
+fn appservice_auth(parts: &Parts, app: &AppState, token: &str) -> Result<Session, ApiError> {
+    let q = parts.uri.query().unwrap_or_default();
+    let mut asserted = form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == "user_id").map(|(_, v)| v);
+    let user_id = asserted.next();
+    if asserted.next().is_some() {
+        return Err(MatrixError::invalid_param("query parameter `user_id` given more than once").into());
+    }
+    match app.engine.appservice_session(token, user_id.as_deref()) {
+        Some(session) => session.map_err(ApiError::from),
+        None => Err(unknown_token()),
+    }
+}
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION);
-        let token = match header {
-            Some(h) => {
-                let h = h.to_str().map_err(|_| unknown_token())?;
-                let (scheme, token) = h.split_once(' ').ok_or_else(unknown_token)?;
-                if !scheme.eq_ignore_ascii_case("bearer") {
-                    return Err(unknown_token());
-                }
-                token.trim().to_string()
-            }
-            None => {
-                let q = parts.uri.query().unwrap_or_default();
-                let found = form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "access_token");
-                match found {
-                    Some((_, v)) => v.into_owned(),
-                    None => {
-                        return Err(MatrixError::new(401, Code::MissingToken, "Missing access token").into());
-                    }
-                }
-            }
-        };
-        app.engine.session(&token).map(Auth).ok_or_else(unknown_token)
+        let token = access_token(parts)?.ok_or_else(|| {
+            ApiError::from(MatrixError::new(401, Code::MissingToken, "Missing access token"))
+        })?;
+        match app.engine.session(&token) {
+            Some(s) => Ok(Auth(s)),
+            None if app.engine.appservices().is_empty() => Err(unknown_token()),
+            None => appservice_auth(parts, app, &token).map(Auth),
+        }
+    }
+}
+
+/// The request's access token, if any, unchecked (registration and login of application-service
+/// users, where the `as_token` is the credential).
+pub struct MaybeToken(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeToken {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        access_token(parts).map(MaybeToken)
     }
 }
 

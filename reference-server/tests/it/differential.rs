@@ -88,6 +88,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (user(), prop_oneof![Just(From::Start), Just(From::LastNextBatch)]).prop_map(|(user, from)| Op::ListFinalised { user, from }),
         1 => (user(), any::<bool>(), any::<bool>()).prop_map(|(user, initial, include_finalised)| Op::Sync { user, initial, include_finalised }),
         4 => prop_oneof![Just(1u64), Just(9), Just(10), Just(100), Just(999), Just(1000), Just(6000)].prop_map(|ms| Op::Advance { ms }),
+        2 => any::<bool>().prop_map(|acknowledged| Op::AppserviceTransaction { acknowledged }),
     ]
 }
 
@@ -108,6 +109,7 @@ pub fn merged_op() -> impl Strategy<Value = Op> {
         1 => (user(), room()).prop_map(|(user, room)| Op::Leave { user, room }),
         1 => (user(), any::<bool>(), any::<bool>()).prop_map(|(user, initial, include_finalised)| Op::Sync { user, initial, include_finalised }),
         4 => prop_oneof![Just(1u64), Just(9), Just(10), Just(100), Just(999), Just(1000), Just(6000)].prop_map(|ms| Op::Advance { ms }),
+        2 => any::<bool>().prop_map(|acknowledged| Op::AppserviceTransaction { acknowledged }),
     ]
 }
 
@@ -225,6 +227,18 @@ fn finds_failed_sends_that_were_lost() {
     // A schedule the sender may not send when due, and time passing to its due time.
     assert!(ops.iter().any(|o| matches!(o, Op::Schedule { .. })), "{ops:?}");
     assert!(ops.iter().any(|o| matches!(o, Op::Advance { .. })), "{ops:?}");
+}
+
+// covers: PSH-4
+// Would catch: a retried transaction to an application service that loses a finalised record.
+#[test]
+fn finds_a_record_dropped_from_a_retried_transaction() {
+    let ops = finds(Fault::RetryDropsRecord);
+    let unacknowledged =
+        ops.iter().position(|o| matches!(o, Op::AppserviceTransaction { acknowledged: false }));
+    let retried = unacknowledged
+        .is_some_and(|i| ops[i + 1..].iter().any(|o| matches!(o, Op::AppserviceTransaction { .. })));
+    assert!(retried, "a transaction left unacknowledged, then retried: {ops:?}");
 }
 
 /// Regressions the differential run found in the server, kept as fixed sequences.

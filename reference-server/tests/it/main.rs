@@ -2,6 +2,7 @@
 //! Every test names the requirement ids it covers (`covers:`); `coverage.rs` checks that every
 //! requirement the server implements is covered.
 
+mod appservice;
 mod bad_input;
 mod client_api;
 mod coverage;

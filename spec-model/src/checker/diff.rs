@@ -111,10 +111,13 @@ fn variant(op: &Op) -> String {
     serde_json::to_value(op).ok().and_then(|v| v["op"].as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// What a state is compared by: everything but the transaction table.
+/// What a state is compared by: everything but the transaction table and what the seed text
+/// owes an application service (the merged one pushes nothing; that difference is the
+/// `appservice_transaction` row, not a reason to stop exploring).
 fn comparable(s: &State) -> State {
     let mut s = s.clone();
     s.txns.clear();
+    s.appservice = Default::default();
     s
 }
 

@@ -43,8 +43,11 @@ pub struct Ghost {
     pub walks: Vec<[Option<Walk>; 2]>,
     /// PSH-4: delay ids whose finalised events the application service acknowledged.
     pub appservice_acked: u32,
+    /// PSH-4: the service user's records seen finalised (as they were then) and carried by no
+    /// transaction yet, in finalisation order.
+    pub appservice_owed: Vec<FinalisedItem>,
     /// PSH-4: the last transaction, while the service has not acknowledged it.
-    pub appservice_unacked: Option<Vec<DelayId>>,
+    pub appservice_unacked: Option<Vec<FinalisedItem>>,
 }
 
 impl Ghost {
@@ -58,12 +61,14 @@ impl Ghost {
             unpermitted_at_schedule,
             walks,
             appservice_acked,
+            appservice_owed,
             appservice_unacked,
         } = self;
         *violations == other.violations
             && *unpermitted_at_schedule == other.unpermitted_at_schedule
             && *walks == other.walks
             && *appservice_acked == other.appservice_acked
+            && *appservice_owed == other.appservice_owed
             && *appservice_unacked == other.appservice_unacked
     }
 }
@@ -342,39 +347,50 @@ impl Observation<'_> {
     }
 
     /// PSH-4: a fresh transaction carries exactly the finalised events of the service's users
-    /// not yet acknowledged, in the order they were finalised; a retry carries what the
-    /// unacknowledged one did; every item is the record as it was finalised.
+    /// that no transaction carried yet, in the order they were finalised, each as it was then; a
+    /// retry carries what the unacknowledged one did; no record is acknowledged twice.
     fn appservice(&mut self, ghost: &mut Ghost) {
-        let Op::AppserviceTransaction { acknowledged } = *self.op else { return };
-        let Reply::Transaction { finalised, retry } = &self.step.reply else { return };
-        let Some(user) = self.cfg.appservice_user else { return self.broke(V::AppserviceOnceInOrder) };
-        let ids: Vec<DelayId> = finalised.iter().map(|i| i.delayed_event.delay_id).collect();
-        let want: Vec<DelayId> = match &ghost.appservice_unacked {
-            Some(previous) => previous.clone(),
-            None => {
-                let mut fresh: Vec<(u16, DelayId)> = self
-                    .pre
-                    .ids()
-                    .filter(|id| ghost.appservice_acked & bit(*id) == 0)
-                    .filter_map(|id| {
-                        let d = self.pre.record(id)?;
-                        let f = d.finalisation()?;
-                        (d.owner == user).then_some((f.seq, id))
-                    })
-                    .collect();
-                fresh.sort();
-                fresh.into_iter().map(|(_, id)| id).collect()
+        let Some(user) = self.cfg.appservice_user else {
+            if let Op::AppserviceTransaction { .. } = self.op {
+                if let Reply::Transaction { .. } = self.step.reply {
+                    self.broke(V::AppserviceOnceInOrder);
+                }
             }
+            return;
         };
-        let faithful = finalised.iter().all(|item| {
-            let id = item.delayed_event.delay_id;
-            let d = self.pre.record(id);
-            d.and_then(|d| d.finalisation().map(|f| FinalisedItem::of(id, d, f))).as_ref() == Some(item)
-        });
+        if !self.cfg.rules().appservice_push {
+            return;
+        }
+        // The records this step finalised, seen from outside the model's queue.
+        let mut fresh: Vec<(u16, FinalisedItem)> = self
+            .post
+            .ids()
+            .filter(|id| self.pre.record(*id).is_none_or(|d| d.is_scheduled()))
+            .filter_map(|id| {
+                let d = self.post.record(id)?;
+                let f = d.finalisation()?;
+                (d.owner == user).then(|| (f.seq, FinalisedItem::of(id, d, f)))
+            })
+            .collect();
+        fresh.sort();
+        ghost.appservice_owed.extend(fresh.into_iter().map(|(_, item)| item));
+        let Op::AppserviceTransaction { acknowledged } = *self.op else { return };
+        let Reply::Transaction { finalised, retry } = &self.step.reply else {
+            // Nothing sent: right only when nothing was owed.
+            let owed = !ghost.appservice_owed.is_empty() || ghost.appservice_unacked.is_some();
+            return self
+                .check(!owed || self.pre.phase == crate::state::Phase::Drain, V::AppserviceOnceInOrder);
+        };
+        let want = ghost.appservice_unacked.clone().unwrap_or_else(|| ghost.appservice_owed.clone());
+        let ids: Vec<DelayId> = finalised.iter().map(|i| i.delayed_event.delay_id).collect();
+        let twice = ids.iter().any(|id| ghost.appservice_acked & bit(*id) != 0);
         self.check(
-            ids == want && faithful && *retry == ghost.appservice_unacked.is_some(),
+            *finalised == want && !twice && *retry == ghost.appservice_unacked.is_some(),
             V::AppserviceOnceInOrder,
         );
+        if !*retry {
+            ghost.appservice_owed.clear();
+        }
         if acknowledged {
             ghost.appservice_acked |= ids.iter().fold(0, |m, id| m | bit(*id));
             ghost.appservice_unacked = None;
@@ -382,7 +398,7 @@ impl Observation<'_> {
                 self.saw(W::AppserviceRetried);
             }
         } else {
-            ghost.appservice_unacked = Some(ids);
+            ghost.appservice_unacked = Some(finalised.clone());
         }
     }
 

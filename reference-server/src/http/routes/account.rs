@@ -1,7 +1,9 @@
 //! Registration (user-interactive `m.login.dummy`), password login, whoami, logout, filters.
 
 use crate::error::{Code, MatrixError};
-use crate::http::extract::{opt_str, ApiResult, Auth, JsonObject, OptionalObject, PathParams, Query};
+use crate::http::extract::{
+    opt_str, ApiResult, Auth, JsonObject, MaybeToken, OptionalObject, PathParams, Query,
+};
 use crate::http::AppState;
 use crate::sync::lock;
 use axum::extract::State;
@@ -20,11 +22,29 @@ fn session_body(app: &AppState, s: &crate::engine::accounts::Session) -> Value {
     })
 }
 
+const APPSERVICE_LOGIN: &str = "m.login.application_service";
+
+fn missing_as_token() -> MatrixError {
+    MatrixError::new(401, Code::MissingToken, "m.login.application_service needs the service's as_token")
+}
+
 async fn register(
     State(app): State<AppState>,
     q: Query,
+    MaybeToken(token): MaybeToken,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
+    if opt_str(&body, "type")? == Some(APPSERVICE_LOGIN) {
+        let token = token.ok_or_else(missing_as_token)?;
+        let username = opt_str(&body, "username")?
+            .ok_or_else(|| MatrixError::missing_param("`username` is required"))?;
+        let inhibit = body.get("inhibit_login").and_then(Value::as_bool) == Some(true);
+        return Ok(match app.engine.register_for_appservice(&token, username, !inhibit)? {
+            Some(s) => Json(session_body(&app, &s)),
+            None => Json(json!({ "user_id": app.engine.user_id(username) })),
+        }
+        .into_response());
+    }
     if !app.engine.settings.open_registration {
         return Err(MatrixError::forbidden("Registration is disabled").into());
     }
@@ -55,6 +75,9 @@ async fn register(
         return Ok(flows(Some(MatrixError::new(401, Code::Unrecognized, "Only m.login.dummy is supported"))));
     }
     let username = opt_str(&body, "username")?;
+    if let Some(localpart) = username {
+        app.engine.check_not_exclusive(localpart)?;
+    }
     let password = opt_str(&body, "password")?.unwrap_or_default();
     let s = app.engine.register(username, password)?;
     let mut out = session_body(&app, &s);
@@ -73,19 +96,38 @@ async fn available(State(app): State<AppState>, q: Query) -> ApiResult {
     Ok(Json(json!({ "available": true })))
 }
 
-async fn login_flows() -> Json<Value> {
-    Json(json!({ "flows": [{ "type": "m.login.password" }] }))
+async fn login_flows(State(app): State<AppState>) -> Json<Value> {
+    let mut flows = vec![json!({ "type": "m.login.password" })];
+    if !app.engine.appservices().is_empty() {
+        flows.push(json!({ "type": APPSERVICE_LOGIN }));
+    }
+    Json(json!({ "flows": flows }))
 }
 
-async fn login(State(app): State<AppState>, JsonObject(body): JsonObject) -> ApiResult {
-    if opt_str(&body, "type")? != Some("m.login.password") {
-        return Err(MatrixError::new(400, Code::Unknown, "Only m.login.password is supported").into());
+async fn login(
+    State(app): State<AppState>,
+    MaybeToken(token): MaybeToken,
+    JsonObject(body): JsonObject,
+) -> ApiResult {
+    let kind = opt_str(&body, "type")?;
+    if kind != Some("m.login.password") && kind != Some(APPSERVICE_LOGIN) {
+        return Err(MatrixError::new(
+            400,
+            Code::Unknown,
+            "Only m.login.password and m.login.application_service are supported",
+        )
+        .into());
     }
     let user = match body.get("identifier") {
         Some(Value::Object(id)) => opt_str(id, "user")?,
         _ => opt_str(&body, "user")?,
     }
     .ok_or_else(|| MatrixError::missing_param("`identifier.user` is required"))?;
+    if kind == Some(APPSERVICE_LOGIN) {
+        let token = token.ok_or_else(missing_as_token)?;
+        let s = app.engine.login_for_appservice(&token, user, opt_str(&body, "device_id")?)?;
+        return Ok(Json(session_body(&app, &s)));
+    }
     let password =
         opt_str(&body, "password")?.ok_or_else(|| MatrixError::missing_param("`password` is required"))?;
     let s = app.engine.login(user, password, opt_str(&body, "device_id")?)?;
