@@ -265,7 +265,7 @@ impl Driver {
         let taken = loop {
             match engine.appservice_transaction(0) {
                 Some(t) if t.finalised.is_empty() && t.attempt == 0 => {
-                    engine.appservices().acknowledge(0, &t.txn_id);
+                    engine.appservice_acknowledge(0, &t.txn_id);
                 }
                 other => break other,
             }
@@ -302,7 +302,7 @@ impl Driver {
                     ));
                 }
                 if acknowledged {
-                    engine.appservices().acknowledge(0, &t.txn_id);
+                    engine.appservice_acknowledge(0, &t.txn_id);
                 }
                 self.state = next;
                 Ok(())

@@ -15,6 +15,8 @@ pub struct T {
     pub engine: std::sync::Arc<reference_server::engine::Engine>,
     pub clock: Clock,
     _timers: tokio::task::JoinHandle<()>,
+    /// The application-service delivery tasks (stopped with the server at a restart).
+    appservices: Vec<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,7 +67,13 @@ impl T {
 
     pub async fn with(settings: Settings) -> T {
         let s = reference_server::start(settings, Clock::starting_at(EPOCH));
-        T { router: s.router, engine: s.engine, clock: s.clock, _timers: s.timers }
+        T {
+            router: s.router,
+            engine: s.engine,
+            clock: s.clock,
+            _timers: s.timers,
+            appservices: s.appservices,
+        }
     }
 
     /// A server on `settings.data_dir`, answers held until durable (waited for on a blocking
@@ -77,7 +85,13 @@ impl T {
     fn open_at(settings: Settings, clock: Clock, mut options: StoreOptions) -> Result<T, String> {
         options.blocking_waits = true;
         let s = reference_server::open(settings, clock, options).map_err(|e| format!("open: {e}"))?;
-        Ok(T { router: s.router, engine: s.engine, clock: s.clock, _timers: s.timers })
+        Ok(T {
+            router: s.router,
+            engine: s.engine,
+            clock: s.clock,
+            _timers: s.timers,
+            appservices: s.appservices,
+        })
     }
 
     /// Stop the server, let `down_ms` pass with no server running, and start it again on the
@@ -85,6 +99,9 @@ impl T {
     /// or, when a planted crash stopped the writer, not at all, as after a SIGKILL.
     pub async fn restart(&mut self, down_ms: u64, options: StoreOptions) -> Result<(), String> {
         self._timers.abort();
+        for task in &self.appservices {
+            task.abort();
+        }
         let settings = self.engine.settings.clone();
         if let Some(store) = self.engine.store() {
             store.close();

@@ -100,9 +100,19 @@ impl Appservices {
         lock(&s.outbox).take(&self.txn_prefix, retry_drops_record)
     }
 
-    /// Service `index` acknowledged `txn_id`.
-    pub fn acknowledge(&self, index: usize, txn_id: &str) -> bool {
-        self.services.get(index).is_some_and(|s| lock(&s.outbox).acknowledge(txn_id))
+    /// Service `index` acknowledged `txn_id`: the delay ids it carried, if it was in flight.
+    pub(crate) fn acknowledge(&self, index: usize, txn_id: &str) -> Option<Vec<crate::engine::ids::DelayId>> {
+        self.services.get(index).and_then(|s| lock(&s.outbox).acknowledge(txn_id))
+    }
+
+    /// After a restart: the finalised events service `index` had not acknowledged, oldest first.
+    pub(crate) fn requeue(&self, index: usize, records: Vec<FinalisedView>) {
+        if let Some(s) = self.services.get(index) {
+            let mut outbox = lock(&s.outbox);
+            for f in records {
+                outbox.push_finalised(f);
+            }
+        }
     }
 
     /// Whether service `index` is owed nothing.

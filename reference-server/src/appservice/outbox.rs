@@ -5,6 +5,7 @@
 //! next one. So nothing is skipped and nothing is delivered under two transaction ids.
 
 use crate::engine::events::Event;
+use crate::engine::ids::DelayId;
 use crate::engine::lookups::FinalisedView;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -64,13 +65,11 @@ impl Outbox {
         Some(t)
     }
 
-    /// The service answered `txn_id` with success; true when that was the transaction in flight.
-    pub fn acknowledge(&mut self, txn_id: &str) -> bool {
-        let matches = self.in_flight.as_ref().is_some_and(|t| t.txn_id == txn_id);
-        if matches {
-            self.in_flight = None;
-        }
-        matches
+    /// The service answered `txn_id` with success: when that was the transaction in flight,
+    /// the delay ids of the finalised events it carried.
+    pub fn acknowledge(&mut self, txn_id: &str) -> Option<Vec<DelayId>> {
+        let t = self.in_flight.take_if(|t| t.txn_id == txn_id)?;
+        Some(t.finalised.iter().map(|f| f.delayed.delay_id).collect())
     }
 
     pub fn is_idle(&self) -> bool {
@@ -82,7 +81,6 @@ impl Outbox {
 mod tests {
     use super::*;
     use crate::engine::delayed::{Outcome, Reason};
-    use crate::engine::ids::DelayId;
     use crate::engine::lookups::ScheduledView;
 
     fn record(n: u128) -> FinalisedView {
@@ -122,11 +120,11 @@ mod tests {
         o.push_finalised(record(3));
         let again = o.take("p", false).expect("unacknowledged");
         assert_eq!((again.txn_id.as_str(), ids(&again), again.attempt), ("p.1", vec![1, 2], 1));
-        assert!(!o.acknowledge("p.0"), "a stale id acknowledges nothing");
-        assert!(o.acknowledge("p.1"));
+        assert_eq!(o.acknowledge("p.0"), None, "a stale id acknowledges nothing");
+        assert_eq!(o.acknowledge("p.1"), Some(vec![DelayId(1), DelayId(2)]));
         let next = o.take("p", false).expect("record 3 owed");
         assert_eq!((next.txn_id.as_str(), ids(&next)), ("p.2", vec![3]));
-        assert!(o.acknowledge("p.2") && o.is_idle());
+        assert!(o.acknowledge("p.2").is_some() && o.is_idle());
         assert!(o.take("p", false).is_none());
     }
 }

@@ -72,7 +72,7 @@ async fn deliver(engine: Arc<Engine>, shell: Arc<Shell>, client: reqwest::Client
             .await;
         match answer {
             Ok(r) if r.status().is_success() => {
-                services.acknowledge(index, &t.txn_id);
+                engine.appservice_acknowledge(index, &t.txn_id);
                 wait = first_wait;
                 tracing::debug!(service = %registration.id, txn = %t.txn_id, events = t.events.len(), finalised = t.finalised.len(), "transaction acknowledged");
             }

@@ -2,10 +2,13 @@
 //! `m.login.application_service` registration and login, and the `M_EXCLUSIVE` namespaces.
 
 use super::accounts::{Account, Session};
+use super::ids::DelayId;
+use super::lookups::FinalisedView;
 use super::Engine;
 use crate::error::{Code, MatrixError, Result};
 use crate::store::change::Change;
-use crate::sync::Arc;
+use crate::sync::{lock, Arc};
+use std::collections::HashSet;
 
 impl Engine {
     /// The transaction to send application service `index` now: the unacknowledged one again,
@@ -13,6 +16,19 @@ impl Engine {
     pub fn appservice_transaction(&self, index: usize) -> Option<crate::appservice::outbox::Transaction> {
         let drops = crate::planted!(self.settings, RetryDropsRecord);
         self.appservices().take_transaction(index, drops)
+    }
+
+    /// Application service `index` answered `txn_id` with success: the finalised events it
+    /// carried are delivered, also across restarts (with `--data-dir`). True when `txn_id` was
+    /// the transaction in flight.
+    pub fn appservice_acknowledge(&self, index: usize, txn_id: &str) -> bool {
+        let Some(ids) = self.appservices().acknowledge(index, txn_id) else { return false };
+        if !ids.is_empty() {
+            if let Some(s) = self.appservices().all().get(index) {
+                self.log(|| Change::AppserviceAcked { service: Arc::from(s.registration.id.as_str()), ids });
+            }
+        }
+        true
     }
 
     /// The session of a request made with an application service's `as_token`, acting as
@@ -49,6 +65,35 @@ impl Engine {
         }
         // Created by a concurrent request meanwhile.
         self.account(&user_id).unwrap_or(account)
+    }
+
+    /// PSH-4 after a restart on a data directory: every retained finalised event of a service's
+    /// users that the service has not acknowledged is owed again, oldest first (what was in
+    /// flight when the server stopped may thus reach it twice: at least once across a crash).
+    pub(super) fn requeue_appservices(&self, acked: &[(String, DelayId)]) {
+        if self.appservices().is_empty() || self.settings.revision.is_merged() {
+            return;
+        }
+        let acked: HashSet<(&str, DelayId)> = acked.iter().map(|(s, id)| (s.as_str(), *id)).collect();
+        let server_name = &self.settings.server_name;
+        for (index, service) in self.appservices().all().iter().enumerate() {
+            let r = &service.registration;
+            if r.url.is_none() {
+                continue;
+            }
+            let mut owed: Vec<(u64, Arc<str>, u64, FinalisedView)> = Vec::new();
+            for account in self.accounts.values().iter().filter(|a| r.owns_user(&a.user_id, server_name)) {
+                let d = lock(&account.delays);
+                let (ids, _) = d.finalised_page(None, usize::MAX);
+                for id in ids.into_iter().filter(|id| !acked.contains(&(r.id.as_str(), *id))) {
+                    if let Some(f) = d.finalised(id) {
+                        owed.push((f.ts, account.user_id.clone(), f.seq, FinalisedView::of(id, f)));
+                    }
+                }
+            }
+            owed.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+            self.appservices().requeue(index, owed.into_iter().map(|o| o.3).collect());
+        }
     }
 
     /// `POST /register` with `m.login.application_service`: `localpart` must be in the

@@ -18,11 +18,13 @@ impl Engine {
         settings: Settings,
         signals: Arc<dyn Signals>,
         store: Store,
-        snapshot: Snapshot,
+        mut snapshot: Snapshot,
     ) -> Result<Engine, StoreError> {
         let mut engine = Engine::new(settings, signals);
         engine.ids = IdSource::for_boot(snapshot.boots);
+        let acked = std::mem::take(&mut snapshot.appservice_acked);
         engine.load(snapshot)?;
+        engine.requeue_appservices(&acked);
         engine.store = Some(store);
         Ok(engine)
     }

@@ -111,4 +111,9 @@ pub enum Change {
     Discarded {
         ids: Vec<DelayId>,
     },
+    /// PSH-4: the application service `service` acknowledged a transaction carrying these.
+    AppserviceAcked {
+        service: Arc<str>,
+        ids: Vec<DelayId>,
+    },
 }

@@ -59,6 +59,8 @@ pub struct Snapshot {
     pub txns: Vec<(TxnRow, TxnAnswer)>,
     /// Scheduled ones in any order, finalised ones by finalisation order per user.
     pub delayed: Vec<DelayedRow>,
+    /// PSH-4: (service id, delay id) of the finalised events each service acknowledged.
+    pub appservice_acked: Vec<(String, DelayId)>,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -213,6 +215,14 @@ pub(super) fn snapshot(conn: &Connection, boots: u64) -> Result<Snapshot, StoreE
             }
         };
         s.delayed.push(DelayedRow { scheduled, finalised });
+    }
+    // Acknowledgements of records retention has dropped since are of no more use.
+    conn.execute("DELETE FROM appservice_acked WHERE delay_id NOT IN (SELECT delay_id FROM delayed)", [])?;
+    let mut st = conn.prepare("SELECT service, delay_id FROM appservice_acked")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let id = DelayId(u128::from_be_bytes(r.get::<_, [u8; 16]>(1)?));
+        s.appservice_acked.push((r.get(0)?, id));
     }
     Ok(s)
 }

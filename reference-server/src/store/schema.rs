@@ -4,8 +4,8 @@
 use super::StoreError;
 use rusqlite::{Connection, OptionalExtension};
 
-/// Bump on any change to the tables below.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Bump on any change to the tables below (and migrate the versions before it in `prepare`).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The application id SQLite keeps in the file header: "MSC4" in ASCII, so `file(1)` and this
 /// server can tell our databases from others.
@@ -39,6 +39,13 @@ CREATE TABLE delayed (
 CREATE TABLE running (delay_id BLOB PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;
 ";
 
+/// Version 2: finalised delayed events an application service acknowledged (PSH-4), by the
+/// registration's `id`; the rest are pushed again after a restart.
+const APPSERVICE_ACKED: &str = "
+CREATE TABLE appservice_acked (
+    delay_id BLOB NOT NULL, service TEXT NOT NULL, PRIMARY KEY (delay_id, service)) WITHOUT ROWID;
+";
+
 /// Create the tables in a new database, or check an existing one is ours and of this version.
 pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
@@ -47,6 +54,7 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     if !has_tables && app == 0 {
         let tx = conn.transaction()?;
         tx.execute_batch(TABLES)?;
+        tx.execute_batch(APPSERVICE_ACKED)?;
         tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION])?;
         tx.execute("INSERT INTO meta (key, value) VALUES ('boots', 0)", [])?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
@@ -60,6 +68,13 @@ pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
         conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional()?;
     match version {
         Some(SCHEMA_VERSION) => Ok(()),
+        Some(1) => {
+            let tx = conn.transaction()?;
+            tx.execute_batch(APPSERVICE_ACKED)?;
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", [SCHEMA_VERSION])?;
+            tx.commit()?;
+            Ok(())
+        }
         Some(found) => Err(StoreError::Version { found, supported: SCHEMA_VERSION }),
         None => Err(StoreError::Foreign),
     }

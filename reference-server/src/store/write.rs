@@ -90,6 +90,14 @@ pub(super) fn write_change(tx: &Transaction<'_>, c: &Change) -> Result<(), Store
                 }
             }
         }
+        Change::AppserviceAcked { service, ids } => {
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO appservice_acked (delay_id, service) VALUES (?1, ?2)",
+            )?;
+            for id in ids {
+                st.execute(params![key(*id), &**service])?;
+            }
+        }
     }
     Ok(())
 }

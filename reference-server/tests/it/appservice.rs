@@ -426,3 +426,40 @@ async fn a_service_unreachable_for_a_while_gets_the_record_once_it_is_back() {
     assert_eq!(acknowledged_records(&received, "finalised_events"), [d]);
     retries_are_identical(&received);
 }
+
+// covers: PSH-4
+// Would catch: with a data directory, records owed to a service forgotten at a restart, or
+// records it acknowledged before a restart pushed again after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_data_directory_what_the_service_has_not_acknowledged_survives_a_restart() {
+    let service: Service =
+        Arc::new(Mutex::new(ServiceState { expected_token: "not-yet".into(), ..Default::default() }));
+    let url = start_service(service.clone()).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let settings = Settings {
+        data_dir: Some(dir.path().to_path_buf()),
+        sync: reference_server::store::SyncMode::Normal,
+        ..with_service(Some(&url))
+    };
+    let mut t = T::persistent(settings, Default::default()).expect("a fresh data directory");
+    let first = bot_schedules_one(&t).await;
+    // The service refuses everything for a while; the server stops meanwhile.
+    until(&service, "two refused attempts", |r| r.iter().filter(|x| x.answered == 403).count() >= 2).await;
+    t.restart(0, Default::default()).await.expect("restarted");
+    service.lock().expect("service lock").expected_token = HS_TOKEN.into();
+    until(&service, "the first record acknowledged", |r| {
+        acknowledged_records(r, "finalised_events").contains(&first)
+    })
+    .await;
+    // Acknowledged before this restart: not pushed again after it.
+    t.restart(0, Default::default()).await.expect("restarted");
+    let second = bot_schedules_one(&t).await;
+    until(&service, "the second record acknowledged", |r| {
+        acknowledged_records(r, "finalised_events").contains(&second)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let received = service.lock().expect("service lock").received.clone();
+    assert_eq!(acknowledged_records(&received, "finalised_events"), [first, second]);
+    retries_are_identical(&received);
+}

@@ -187,7 +187,7 @@ async fn a_directory_in_use_or_not_ours_is_refused_with_a_clear_error() {
     conn.execute("UPDATE meta SET value = 99 WHERE key = 'schema_version'", []).expect("update");
     drop(conn);
     let newer = T::persistent(on_disk(&dir), StoreOptions::default()).err().expect("refused");
-    assert!(newer.contains("schema version 99") && newer.contains("version 1 only"), "{newer}");
+    assert!(newer.contains("schema version 99") && newer.contains("version 2 only"), "{newer}");
 
     let other = tempdir();
     let conn = rusqlite::Connection::open(other.path().join("msc4140.sqlite3")).expect("sqlite");
@@ -195,6 +195,35 @@ async fn a_directory_in_use_or_not_ours_is_refused_with_a_clear_error() {
     drop(conn);
     let foreign = T::persistent(on_disk(&other), StoreOptions::default()).err().expect("refused");
     assert!(foreign.contains("not this server's"), "{foreign}");
+}
+
+// Would catch: a data directory of the previous schema version (1, before the application-service
+// acknowledgements of issue 17) refused or read without the new table.
+#[tokio::test(start_paused = true)]
+async fn a_version_1_directory_is_migrated_and_keeps_its_state() {
+    let dir = tempdir();
+    let t = T::persistent(on_disk(&dir), StoreOptions::default()).expect("open");
+    let alice = t.user("alice").await;
+    t.engine.store().expect("persistent").close();
+    drop(t);
+    let db = dir.path().join("msc4140.sqlite3");
+    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    conn.execute_batch("DROP TABLE appservice_acked; UPDATE meta SET value = 1 WHERE key = 'schema_version'")
+        .expect("make it a version 1 directory");
+    drop(conn);
+    let t = T::persistent(on_disk(&dir), StoreOptions::default()).expect("a version 1 directory opens");
+    let me = t.get(&alice, "/_matrix/client/v3/account/whoami").await.ok();
+    assert_eq!(me["user_id"], json!(alice.id), "the session survived the migration");
+    t.engine.store().expect("persistent").close();
+    drop(t);
+    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    let version: i64 = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .expect("version");
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'appservice_acked'", [], |r| r.get(0))
+        .expect("tables");
+    assert_eq!((version, tables), (2, 1));
 }
 
 /// What the clients of [`crash_workload`] were told.
