@@ -76,6 +76,15 @@ impl Appservices {
             .any(|(i, s)| Some(i) != except && s.registration.claims_user(user_id, &self.server_name))
     }
 
+    /// Whether `user_id`'s requests skip the rate limits: a service's own user always, the users
+    /// of a service registered with `rate_limited: false` too.
+    pub fn rate_exempt(&self, user_id: &str) -> bool {
+        self.services.iter().any(|s| {
+            user_id == s.sender
+                || (!s.registration.rate_limited && s.registration.owns_user(user_id, &self.server_name))
+        })
+    }
+
     /// Queue an event that entered `room` for every service interested in it.
     pub(crate) fn on_event(&self, event: &Arc<Event>, room: &Room) {
         for s in &self.services {

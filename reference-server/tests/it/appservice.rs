@@ -139,6 +139,50 @@ async fn bot_schedules_one(t: &T) -> String {
     id(&as_call(t, "PUT", &path, Some(json!({ "body": "x" }))).await)
 }
 
+// covers: PSH-4
+// Would catch: `rate_limited: false` ignored (a bridge's users throttled like people), the
+// service's own user rate limited, or everyone else exempted with them.
+#[tokio::test(start_paused = true)]
+async fn rate_limited_false_exempts_the_services_users_and_the_sender_always() {
+    use reference_server::config::{RateLimits, Window};
+    let limits = RateLimits { scheduling: Some(Window { max: 2, window_ms: 10_000 }), ..RateLimits::off() };
+    let mut exempt = registration(None);
+    exempt.rate_limited = false;
+    for (r, users_exempt) in [(registration(None), false), (exempt, true)] {
+        let t = T::with(Settings { appservices: vec![r], rate_limits: limits, ..settings() }).await;
+        let reg = json!({ "type": "m.login.application_service", "username": "_bridge_alice" });
+        as_call(&t, "POST", "/_matrix/client/v3/register", Some(reg)).await.ok();
+        let carol = t.user("carol").await;
+        for (who, exempt) in [("@bridgebot:localhost", true), ("@_bridge_alice:localhost", users_exempt)] {
+            let room =
+                as_call(&t, "POST", &format!("/_matrix/client/v3/createRoom?user_id={who}"), Some(json!({})))
+                    .await
+                    .ok()["room_id"]
+                    .as_str()
+                    .expect("room")
+                    .to_string();
+            let statuses: Vec<u16> = {
+                let mut v = Vec::new();
+                for i in 0..4 {
+                    let path = format!(
+                        "/_matrix/client/v3/rooms/{room}/send/m.room.message/r{i}?delay=60000&user_id={who}"
+                    );
+                    v.push(as_call(&t, "PUT", &path, Some(json!({ "body": "x" }))).await.status);
+                }
+                v
+            };
+            let want: &[u16] = if exempt { &[200, 200, 200, 200] } else { &[200, 200, 429, 429] };
+            assert_eq!(statuses, want, "{who} (rate_limited exempts users: {users_exempt})");
+        }
+        let room = t.room(&carol, &[]).await;
+        let mut last = 0;
+        for i in 0..3 {
+            last = t.schedule_message(&carol, &room, &format!("c{i}"), 60_000).await.status;
+        }
+        assert_eq!(last, 429, "everyone else stays limited");
+    }
+}
+
 /// One request the test service received.
 #[derive(Clone, Debug)]
 struct Received {
