@@ -207,15 +207,9 @@ async fn judge(ctx: &Context, service: &Receiver) -> Result<Judged, String> {
         }
     }
     // Someone else's finalised event: none of the service's business.
-    let others = ctx.source.take(&ctx.client, 1).await?;
+    let (others, their_room) = crate::checks::control::user_with_room(ctx, 1).await?;
     let theirs = {
         let tok = &others[0].access_token;
-        let r = ctx
-            .client
-            .call(&Request::post("/_matrix/client/v3/createRoom", json!({})).auth(tok))
-            .await
-            .map_err(|e| e.to_string())?;
-        let their_room = r.body["room_id"].as_str().unwrap_or_default().to_string();
         let req = crate::checks::control::schedule_message(
             &ctx.surface,
             &their_room,

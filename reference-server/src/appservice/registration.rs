@@ -97,11 +97,7 @@ impl Registration {
         if r.as_token == r.hs_token {
             return Err("`as_token` and `hs_token` must differ".into());
         }
-        let localpart_ok = !r.sender_localpart.is_empty()
-            && r.sender_localpart
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-/".contains(&b));
-        if !localpart_ok {
+        if !crate::engine::Engine::localpart_ok(&r.sender_localpart) {
             return Err(format!("invalid `sender_localpart` {:?}", r.sender_localpart));
         }
         if let Some(url) = &r.url {

@@ -5,7 +5,6 @@
 use super::outbox::Transaction;
 use crate::config::SyncKeys;
 use crate::engine::Engine;
-use crate::error::Surface;
 use crate::http::render;
 use crate::scheduler::Shell;
 use serde_json::{json, Map, Value};
@@ -20,16 +19,7 @@ pub fn body(t: &Transaction, keys: SyncKeys) -> Value {
     let mut m = Map::new();
     m.insert("events".into(), t.events.iter().map(|e| render::event(e, None)).collect());
     m.insert("ephemeral".into(), json!([]));
-    if !t.finalised.is_empty() {
-        if matches!(keys, SyncKeys::Stable | SyncKeys::Both) {
-            let items = t.finalised.iter().map(|f| render::finalised(f, Surface::Stable)).collect();
-            m.insert("finalised_events".into(), Value::Array(items));
-        }
-        if matches!(keys, SyncKeys::Unstable | SyncKeys::Both) {
-            let items = t.finalised.iter().map(|f| render::finalised(f, Surface::Unstable)).collect();
-            m.insert("org.matrix.msc4140.finalised_events".into(), Value::Array(items));
-        }
-    }
+    render::insert_finalised_events(&mut m, &t.finalised, keys);
     Value::Object(m)
 }
 
@@ -39,9 +29,10 @@ pub fn spawn_all(engine: &Arc<Engine>, shell: &Arc<Shell>) -> Vec<tokio::task::J
         return Vec::new();
     }
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
-    (0..engine.appservices().all().len())
-        .filter(|&i| engine.appservices().all()[i].registration.url.is_some())
-        .map(|i| tokio::spawn(deliver(engine.clone(), shell.clone(), client.clone(), i)))
+    let services = engine.appservices().all().iter().enumerate();
+    services
+        .filter(|(_, s)| s.registration.url.is_some())
+        .map(|(i, _)| tokio::spawn(deliver(engine.clone(), shell.clone(), client.clone(), i)))
         .collect()
 }
 

@@ -45,7 +45,16 @@ impl Engine {
         let account = match self.account(user_id) {
             Some(a) => a,
             // The service's own user exists from its first request on.
-            None if user_id == service.sender => self.appservice_account(Arc::from(user_id)),
+            None if user_id == service.sender => match self.appservice_account(Arc::from(user_id)) {
+                Some(a) => a,
+                None => {
+                    return Some(Err(MatrixError::new(
+                        500,
+                        Code::Unknown,
+                        "Could not create the service's user",
+                    )))
+                }
+            },
             None => {
                 return Some(Err(MatrixError::forbidden(format!(
                     "Application service {:?} has not registered {user_id}",
@@ -57,14 +66,9 @@ impl Engine {
         Some(Ok(Session { account, device_id, token: Arc::from(token) }))
     }
 
-    fn appservice_account(&self, user_id: Arc<str>) -> Arc<Account> {
-        let account = Arc::new(Account::new(user_id.clone(), String::new()));
-        if self.accounts.insert_new(user_id.clone(), account.clone()) {
-            self.log(|| Change::Account { user_id: user_id.clone(), password: String::new(), guest: false });
-            return account;
-        }
-        // Created by a concurrent request meanwhile.
-        self.account(&user_id).unwrap_or(account)
+    fn appservice_account(&self, user_id: Arc<str>) -> Option<Arc<Account>> {
+        // Or created by a concurrent request meanwhile.
+        self.add_account(Account::new(user_id.clone(), String::new())).or_else(|| self.account(&user_id))
     }
 
     /// PSH-4 after a restart on a data directory: every retained finalised event of a service's

@@ -78,9 +78,10 @@ impl Engine {
         let seq = d.record(id, s, outcome, reason, error, event_id, now);
         // PSH-4 (the seed text; the merged one pushes nothing): queued while the owner's lock
         // orders it after every earlier finalisation of theirs.
-        let push = !self.appservices().is_empty() && !self.settings.revision.is_merged();
-        if let Some(f) = d.finalised(id).filter(|_| push) {
-            self.appservices().on_finalised(owner, || super::lookups::FinalisedView::of(id, f));
+        if !self.appservices().is_empty() && !self.settings.revision.is_merged() {
+            if let Some(f) = d.finalised(id) {
+                self.appservices().on_finalised(owner, || super::lookups::FinalisedView::of(id, f));
+            }
         }
         if let Some((error, event_id)) = logged {
             let sent = sent.cloned();

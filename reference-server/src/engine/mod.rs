@@ -115,15 +115,19 @@ impl Engine {
         format!("@{localpart}:{}", self.settings.server_name)
     }
 
+    /// Whether `localpart` has only the characters of a user id's localpart (a-z, 0-9, `._=-/`).
+    pub fn localpart_ok(localpart: &str) -> bool {
+        !localpart.is_empty()
+            && localpart
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-/".contains(&b))
+    }
+
     /// Register `localpart` (or a generated one) and log it in on a new device.
     pub fn register(&self, localpart: Option<&str>, password: &str) -> Result<Session> {
         let localpart = match localpart {
             Some(l) => {
-                let ok = !l.is_empty()
-                    && l.len() <= 200
-                    && l.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-/".contains(&b));
-                if !ok {
+                if l.len() > 200 || !Engine::localpart_ok(l) {
                     return Err(MatrixError::new(
                         400,
                         Code::InvalidUsername,
@@ -135,12 +139,24 @@ impl Engine {
             None => format!("user{}", self.ids.opaque().to_lowercase()),
         };
         let user_id: Arc<str> = Arc::from(self.user_id(&localpart));
-        let account = Arc::new(Account::new(user_id.clone(), password.to_string()));
-        if !self.accounts.insert_new(user_id.clone(), account.clone()) {
-            return Err(MatrixError::new(400, Code::UserInUse, "User ID already taken."));
-        }
-        self.log(|| Change::Account { user_id, password: password.to_string(), guest: false });
+        let account = self
+            .add_account(Account::new(user_id, password.to_string()))
+            .ok_or_else(|| MatrixError::new(400, Code::UserInUse, "User ID already taken."))?;
         Ok(self.new_session(account, None))
+    }
+
+    /// Store a new account, unless its user id is taken.
+    fn add_account(&self, account: Account) -> Option<Arc<Account>> {
+        let account = Arc::new(account);
+        if !self.accounts.insert_new(account.user_id.clone(), account.clone()) {
+            return None;
+        }
+        self.log(|| Change::Account {
+            user_id: account.user_id.clone(),
+            password: account.password.clone(),
+            guest: account.guest,
+        });
+        Some(account)
     }
 
     /// A guest account (`POST /register?kind=guest`) with a generated id, and its session.
@@ -148,9 +164,9 @@ impl Engine {
         loop {
             let user_id: Arc<str> =
                 Arc::from(self.user_id(&format!("guest{}", self.ids.opaque().to_lowercase())));
-            let account = Arc::new(Account { guest: true, ..Account::new(user_id.clone(), String::new()) });
-            if self.accounts.insert_new(user_id.clone(), account.clone()) {
-                self.log(|| Change::Account { user_id, password: String::new(), guest: true });
+            if let Some(account) =
+                self.add_account(Account { guest: true, ..Account::new(user_id, String::new()) })
+            {
                 return self.new_session(account, None);
             }
         }

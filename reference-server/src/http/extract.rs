@@ -63,12 +63,16 @@ pub struct Query(pub Vec<(String, String)>);
 impl<S: Send + Sync> FromRequestParts<S> for Query {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = parts.uri.query().unwrap_or_default();
-        Ok(Query(form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
+        Ok(Query::of(parts))
     }
 }
 
 impl Query {
+    pub fn of(parts: &Parts) -> Query {
+        let q = parts.uri.query().unwrap_or_default();
+        Query(form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+    }
+
     /// The single value of `name`; given twice is a 400.
     pub fn get(&self, name: &str) -> Result<Option<&str>, MatrixError> {
         let mut it = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -101,13 +105,7 @@ pub fn access_token(parts: &Parts) -> Result<Option<String>, ApiError> {
 /// An `as_token` with its `?user_id=`, or an access token that is neither a user's nor a
 /// service's (refused as unknown).
 fn appservice_auth(parts: &Parts, app: &AppState, token: &str) -> Result<Session, ApiError> {
-    let q = parts.uri.query().unwrap_or_default();
-    let mut asserted = form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == "user_id").map(|(_, v)| v);
-    let user_id = asserted.next();
-    if asserted.next().is_some() {
-        return Err(MatrixError::invalid_param("query parameter `user_id` given more than once").into());
-    }
-    match app.engine.appservice_session(token, user_id.as_deref()) {
+    match app.engine.appservice_session(token, Query::of(parts).get("user_id")?) {
         Some(session) => session.map_err(ApiError::from),
         None => Err(unknown_token()),
     }

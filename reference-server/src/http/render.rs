@@ -46,6 +46,27 @@ pub fn stripped(e: &Event) -> Value {
     })
 }
 
+/// PSH-1 / PSH-4: `items` under the `finalised_events` name(s) `keys` selects, each with its
+/// surface's error shape (UNS-1); nothing when there are none.
+pub fn insert_finalised_events(
+    m: &mut Map<String, Value>,
+    items: &[FinalisedView],
+    keys: crate::config::SyncKeys,
+) {
+    use crate::config::SyncKeys;
+    if items.is_empty() {
+        return;
+    }
+    if matches!(keys, SyncKeys::Stable | SyncKeys::Both) {
+        let list = items.iter().map(|f| finalised(f, Surface::Stable)).collect();
+        m.insert("finalised_events".into(), Value::Array(list));
+    }
+    if matches!(keys, SyncKeys::Unstable | SyncKeys::Both) {
+        let list = items.iter().map(|f| finalised(f, Surface::Unstable)).collect();
+        m.insert("org.matrix.msc4140.finalised_events".into(), Value::Array(list));
+    }
+}
+
 /// LST-1: `delay_id`, `room_id`, `type`, `state_key` (state events only), `delay`,
 /// `running_since`, `content`.
 pub fn scheduled(s: &ScheduledView) -> Value {

@@ -35,6 +35,12 @@ async fn as_call(t: &T, method: &str, path: &str, body: Option<Value>) -> crate:
     t.call(method, path, Some(AS_TOKEN), body).await
 }
 
+/// A new room created with the `as_token` and `query` (`user_id=...`); its id.
+async fn as_room(t: &T, query: &str) -> String {
+    let r = as_call(t, "POST", &format!("/_matrix/client/v3/createRoom?{query}"), Some(json!({}))).await;
+    r.ok()["room_id"].as_str().expect("room").to_string()
+}
+
 // covers: PSH-4
 // Would catch: an as_token not accepted, `?user_id=` ignored or honoured outside the namespace,
 // an unregistered namespace user acted for, a user token allowed to masquerade.
@@ -62,17 +68,7 @@ async fn an_as_token_acts_as_the_users_of_its_namespace_only() {
     let r = t.call("GET", as_alice, Some(&carol.token), None).await.ok();
     assert_eq!(r["user_id"], carol.id);
     // The service's access token works on the delayed-event endpoints as the asserted user.
-    let room = as_call(
-        &t,
-        "POST",
-        "/_matrix/client/v3/createRoom?user_id=@_bridge_alice:localhost",
-        Some(json!({})),
-    )
-    .await
-    .ok()["room_id"]
-        .as_str()
-        .expect("room")
-        .to_string();
+    let room = as_room(&t, "user_id=@_bridge_alice:localhost").await;
     let path = format!(
         "/_matrix/client/v3/rooms/{room}/send/m.room.message/t1?delay=100&user_id=@_bridge_alice:localhost"
     );
@@ -129,12 +125,7 @@ async fn registration_and_login_of_service_users_check_token_and_namespace() {
 /// The service's own user creates a room and schedules a message due in 1 ms; its delay id.
 async fn bot_schedules_one(t: &T) -> String {
     let bot = "user_id=@bridgebot:localhost";
-    let room = as_call(t, "POST", &format!("/_matrix/client/v3/createRoom?{bot}"), Some(json!({})))
-        .await
-        .ok()["room_id"]
-        .as_str()
-        .expect("room")
-        .to_string();
+    let room = as_room(t, bot).await;
     let path = format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/t?delay=1&{bot}");
     id(&as_call(t, "PUT", &path, Some(json!({ "body": "x" }))).await)
 }
@@ -154,13 +145,7 @@ async fn rate_limited_false_exempts_the_services_users_and_the_sender_always() {
         as_call(&t, "POST", "/_matrix/client/v3/register", Some(reg)).await.ok();
         let carol = t.user("carol").await;
         for (who, exempt) in [("@bridgebot:localhost", true), ("@_bridge_alice:localhost", users_exempt)] {
-            let room =
-                as_call(&t, "POST", &format!("/_matrix/client/v3/createRoom?user_id={who}"), Some(json!({})))
-                    .await
-                    .ok()["room_id"]
-                    .as_str()
-                    .expect("room")
-                    .to_string();
+            let room = as_room(&t, &format!("user_id={who}")).await;
             let statuses: Vec<u16> = {
                 let mut v = Vec::new();
                 for i in 0..4 {
@@ -288,11 +273,7 @@ async fn down_for_a_while(tweak: impl FnOnce(&mut Settings)) -> (Vec<Received>, 
     let reg = json!({ "type": "m.login.application_service", "username": "_bridge_alice" });
     as_call(&t, "POST", "/_matrix/client/v3/register", Some(reg)).await.ok();
     let q = "user_id=@_bridge_alice:localhost";
-    let room = as_call(&t, "POST", &format!("/_matrix/client/v3/createRoom?{q}"), Some(json!({}))).await.ok()
-        ["room_id"]
-        .as_str()
-        .expect("room")
-        .to_string();
+    let room = as_room(&t, q).await;
     let schedule = |txn: &str, delay: u64| {
         format!("/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}?delay={delay}&{q}")
     };
@@ -428,12 +409,7 @@ async fn the_merged_revision_delivers_room_events_without_finalised_ones() {
     s.revision = reference_server::config::Revision::Rev2026_07_10;
     let t = T::with(s).await;
     let bot = "user_id=@bridgebot:localhost";
-    let room = as_call(&t, "POST", &format!("/_matrix/client/v3/createRoom?{bot}"), Some(json!({})))
-        .await
-        .ok()["room_id"]
-        .as_str()
-        .expect("room")
-        .to_string();
+    let room = as_room(&t, bot).await;
     let path = format!("/_matrix/client/v1/rooms/{room}/delayed_event/m.room.message/t?{bot}");
     let path = path.replace("/v1/rooms", "/v3/rooms");
     as_call(&t, "PUT", &path, Some(json!({ "delay_ms": 1, "content": { "body": "late" } }))).await.ok();

@@ -1,9 +1,8 @@
 //! `/sync` with `since`, long-poll `timeout`, inline or stored filters, and PSH-1/PSH-2's
 //! `finalised_events` (UNS-1: `org.matrix.msc4140.finalised_events` on the unstable surface).
 
-use crate::config::SyncKeys;
 use crate::engine::sync_feed::{SyncRequest, SyncResponse, SyncToken};
-use crate::error::{MatrixError, Surface};
+use crate::error::MatrixError;
 use crate::http::extract::{ApiResult, Auth, Query};
 use crate::http::{render, AppState};
 use crate::sync::lock;
@@ -87,19 +86,9 @@ fn render_sync(app: &AppState, user: &str, r: &SyncResponse) -> Value {
         "device_one_time_keys_count": {},
     });
     // PSH-1: absent when there are none; DECIDED: an array of LST-2 items.
-    if !r.finalised.is_empty() && !crate::planted!(app.engine.settings, SyncKeyAbsent) {
+    if !crate::planted!(app.engine.settings, SyncKeyAbsent) {
         if let Some(m) = body.as_object_mut() {
-            let keys = app.engine.settings.sync_keys;
-            if matches!(keys, SyncKeys::Stable | SyncKeys::Both) {
-                let items: Vec<Value> =
-                    r.finalised.iter().map(|f| render::finalised(f, Surface::Stable)).collect();
-                m.insert("finalised_events".into(), Value::Array(items));
-            }
-            if matches!(keys, SyncKeys::Unstable | SyncKeys::Both) {
-                let items: Vec<Value> =
-                    r.finalised.iter().map(|f| render::finalised(f, Surface::Unstable)).collect();
-                m.insert("org.matrix.msc4140.finalised_events".into(), Value::Array(items));
-            }
+            render::insert_finalised_events(m, &r.finalised, app.engine.settings.sync_keys);
         }
     }
     body
